@@ -1,0 +1,423 @@
+"""The interface every mfgp model follows, the model registry, and save/load.
+
+Every model (the AR1 co-kriging GP, NARGP and every baseline) is a ``torch.nn.Module`` and a
+BoTorch :class:`~botorch.models.model.Model`:
+
+- ``fit(data, *, seed=0, **options) -> self`` takes a :class:`~mfgp.data.ScaleUpData` (or a
+  tuple ``(X, Y)`` / ``(X, Y, Yvar)`` of tensors) and returns the fitted model;
+- ``posterior(X)`` returns a BoTorch posterior (full covariance where the model has one), so that
+  any BoTorch acquisition function runs on it unchanged;
+- ``predict(X)`` returns a :class:`Prediction` (mean, variance, 95 % bounds) in data units;
+- ``save(path)`` writes ``model.json`` (class, configuration, names, versions) and ``state.pt``
+  (state dict and training tensors); :func:`load_model` reads them back.
+
+Inputs ``X`` are ``n x d`` tensors whose **last column is the fidelity index** (0 = cheapest,
+highest = measured truth); the other columns are the model features, in the order of
+``ScaleUpData.feature_names`` (``log10_volume_L``, ``time_h``, operating variables).
+Models standardise internally, so ``X`` and ``Y`` are in the units of the data.
+
+Subclasses implement ``_build`` (construct the modules from training tensors, no optimisation),
+``_optimize`` (fit hyperparameters) and ``posterior``; the base class does validation, seeding,
+device and dtype handling and persistence.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import torch
+from botorch.models.model import Model
+from botorch.posteriors import GPyTorchPosterior, Posterior
+from gpytorch.distributions import MultivariateNormal
+from linear_operator.operators import DiagLinearOperator
+from torch import Tensor
+
+from mfgp.exceptions import InputDataError, NotFittedError
+from mfgp.settings import check_same_dtype
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "Prediction",
+    "ScaleUpModel",
+    "as_training_tensors",
+    "available_models",
+    "gaussian_posterior",
+    "get_model",
+    "load_model",
+    "register_model",
+    "seeded",
+]
+
+Z95 = 1.959963984540054  # standard normal 97.5 % quantile
+
+M = TypeVar("M", bound="ScaleUpModel")
+
+#: name -> model class; filled by :func:`register_model`.
+MODEL_REGISTRY: dict[str, type[ScaleUpModel]] = {}
+
+
+def register_model(name: str) -> Callable[[type[M]], type[M]]:
+    """Class decorator that makes a model selectable by ``name`` (``mfgp run --model NAME``)."""
+
+    def decorator(cls: type[M]) -> type[M]:
+        if name in MODEL_REGISTRY and MODEL_REGISTRY[name] is not cls:
+            raise ValueError(f"model name {name!r} is already registered")
+        cls.name = name
+        MODEL_REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`get_model` and ``mfgp run --model``."""
+    import mfgp.models  # noqa: F401  (registers the built-in models)
+
+    return sorted(MODEL_REGISTRY)
+
+
+def get_model(name: str, **config: Any) -> ScaleUpModel:
+    """Instantiate a registered model by name.
+
+    >>> get_model("gp").name
+    'gp'
+    """
+    import mfgp.models  # noqa: F401
+
+    try:
+        cls = MODEL_REGISTRY[name]
+    except KeyError:
+        raise InputDataError(
+            f"unknown model {name!r}; choose one of: {', '.join(sorted(MODEL_REGISTRY))}"
+        ) from None
+    return cls(**config)
+
+
+@contextmanager
+def seeded(seed: int | None, device: torch.device | None = None) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded, restoring the caller's RNG state afterwards.
+
+    Library code that calls third-party routines drawing from the global RNG (for example
+    GPyTorch prior sampling for restarts) uses this instead of seeding globally.
+    """
+    devices = [device] if device is not None and device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Pointwise predictive distribution in the units of the data.
+
+    Attributes:
+        mean: ``n`` predictive means.
+        variance: ``n`` predictive variances.
+        lower: ``n`` lower 95 % bounds (Gaussian ``mean - 1.96 sd`` unless the model knows better,
+            for example a log-normal model).
+        upper: ``n`` upper 95 % bounds.
+    """
+
+    mean: Tensor
+    variance: Tensor
+    lower: Tensor
+    upper: Tensor
+
+    @classmethod
+    def gaussian(cls, mean: Tensor, variance: Tensor) -> Prediction:
+        """A prediction whose 95 % bounds are ``mean +- 1.96 sd``."""
+        sd = variance.clamp_min(0).sqrt()
+        return cls(mean=mean, variance=variance, lower=mean - Z95 * sd, upper=mean + Z95 * sd)
+
+    @property
+    def sd(self) -> Tensor:
+        """Predictive standard deviations."""
+        return self.variance.clamp_min(0).sqrt()
+
+
+def gaussian_posterior(mean: Tensor, covariance: Tensor) -> GPyTorchPosterior:
+    """Wrap a mean (``batch x n``) and a covariance (``batch x n x n``) or variance (``batch x n``)
+    as a BoTorch posterior, for models whose predictive distribution is Gaussian."""
+    if covariance.dim() == mean.dim():
+        cov = DiagLinearOperator(covariance.clamp_min(1e-12))
+    else:
+        cov = covariance
+    return GPyTorchPosterior(MultivariateNormal(mean, cov))
+
+
+def as_training_tensors(data: Any) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Extract ``(X, Y, Yvar)`` from a :class:`~mfgp.data.ScaleUpData` or a tuple of tensors.
+
+    Returns:
+        ``X`` (``n x d``, fidelity index last), ``Y`` (``n x 1``), ``Yvar`` (``n x 1`` or None).
+    """
+    if hasattr(data, "X") and hasattr(data, "Y"):
+        X, Y, Yvar = data.X, data.Y, getattr(data, "Yvar", None)
+    elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        X, Y = data[0], data[1]
+        Yvar = data[2] if len(data) == 3 else None
+    else:
+        raise InputDataError(
+            "fit() expects a ScaleUpData or a tuple (X, Y) or (X, Y, Yvar) of tensors, "
+            f"got {type(data).__name__}"
+        )
+    if not isinstance(X, Tensor) or not isinstance(Y, Tensor):
+        raise InputDataError("X and Y must be torch tensors (use ScaleUpData to load a CSV)")
+    if Y.dim() == 1:
+        Y = Y.unsqueeze(-1)
+    if Yvar is not None and Yvar.dim() == 1:
+        Yvar = Yvar.unsqueeze(-1)
+    if X.dim() != 2 or X.shape[-1] < 1:
+        raise InputDataError(f"X must have shape n x d (fidelity last), got {tuple(X.shape)}")
+    if Y.shape != (X.shape[0], 1):
+        raise InputDataError(
+            f"Y must have shape n x 1 matching X's {X.shape[0]} rows, got {tuple(Y.shape)}"
+        )
+    if Yvar is not None and Yvar.shape != Y.shape:
+        raise InputDataError(f"Yvar must have the shape of Y {tuple(Y.shape)}")
+    check_same_dtype(X, Y, Yvar, names=("X", "Y", "Yvar"))
+    if not X.is_floating_point():
+        raise InputDataError(f"X must be a float tensor, got {X.dtype}")
+    for name, t in (("X", X), ("Y", Y), ("Yvar", Yvar)):
+        if t is not None and not torch.isfinite(t).all():
+            rows = torch.nonzero(~torch.isfinite(t).all(dim=-1)).flatten()[:10].tolist()
+            raise InputDataError(f"{name} has NaN or inf values at rows {rows}; remove them")
+    fid = X[:, -1]
+    if (fid != fid.round()).any() or (fid < 0).any():
+        raise InputDataError(
+            "the last column of X must be the fidelity index (0, 1, 2, ...), "
+            f"got values {sorted(set(fid.tolist()))[:10]}"
+        )
+    return X, Y, Yvar
+
+
+class ScaleUpModel(Model, ABC):
+    """Base class of mfgp models (see the module docstring for the contract).
+
+    Subclasses set ``name`` through :func:`register_model`, pass their JSON-serialisable
+    configuration to ``super().__init__(**config)`` and implement :meth:`_build`,
+    :meth:`_optimize` and :meth:`posterior`. Fitted state ends in ``_``.
+    """
+
+    name: ClassVar[str] = "base"
+    #: True when the model uses rows of every fidelity; False for top-level-only models.
+    multi_fidelity: ClassVar[bool] = False
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = dict(config)
+        self.metadata: dict[str, Any] = {}
+        self.fitted_: bool = False
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self: M, data: Any, *, seed: int | None = 0, **options: Any) -> M:
+        """Fit the model to ``data``.
+
+        Args:
+            data: a :class:`~mfgp.data.ScaleUpData`, or a tuple ``(X, Y)``/``(X, Y, Yvar)`` with
+                ``X`` ``n x d`` (fidelity index last), ``Y`` and ``Yvar`` ``n x 1``.
+            seed: seed for restarts and any other randomness (``None``: not seeded).
+            **options: optimiser options of the subclass.
+
+        Returns:
+            ``self``, fitted.
+        """
+        X, Y, Yvar = as_training_tensors(data)
+        for key in ("feature_names", "fidelity_names", "target"):
+            value = getattr(data, key, None)
+            if value is not None:
+                self.metadata[key] = list(value) if not isinstance(value, str) else value
+        self.train_X_, self.train_Y_, self.train_Yvar_ = X, Y, Yvar
+        self.n_features_ = X.shape[-1]
+        self.n_fidelities_ = int(X[:, -1].max().item()) + 1
+        if "fidelity_names" in self.metadata:
+            self.n_fidelities_ = max(self.n_fidelities_, len(self.metadata["fidelity_names"]))
+        self._build(X, Y, Yvar)
+        self.to(device=X.device, dtype=X.dtype)
+        with seeded(seed, X.device):
+            self._optimize(seed=seed, **options)
+        self.fitted_ = True
+        self.eval()
+        return self
+
+    @abstractmethod
+    def _build(self, X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
+        """Create the submodules for training data ``X``, ``Y`` (no optimisation)."""
+
+    @abstractmethod
+    def _optimize(self, *, seed: int | None, **options: Any) -> None:
+        """Fit hyperparameters or weights; runs inside :func:`seeded`."""
+
+    # --------------------------------------------------------------- prediction
+    @property
+    def num_outputs(self) -> int:
+        return 1
+
+    def _check_fitted(self) -> None:
+        if not self.fitted_:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(data) first")
+
+    def _check_X(self, X: Tensor) -> None:
+        """Validate a test input ``batch x n x d`` against the training inputs."""
+        self._check_fitted()
+        if not isinstance(X, Tensor):
+            raise InputDataError(f"X must be a torch tensor, got {type(X).__name__}")
+        if X.dim() < 2 or X.shape[-1] != self.n_features_:
+            raise InputDataError(
+                f"X must have shape (batch x) n x {self.n_features_} (fidelity index last), "
+                f"got {tuple(X.shape)}"
+            )
+        check_same_dtype(self.train_X_, X, names=("the training data", "X"))
+        fid = X[..., -1]
+        if ((fid != fid.round()) | (fid < 0) | (fid > self.n_fidelities_ - 1)).any():
+            raise InputDataError(
+                f"the last column of X is the fidelity index and must be one of "
+                f"0..{self.n_fidelities_ - 1}; got {sorted(set(fid.flatten().tolist()))[:10]}"
+            )
+
+    @abstractmethod
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kwargs: Any,
+    ) -> Posterior:
+        """Posterior at ``X`` (``batch x n x d``, fidelity index last), in data units."""
+
+    def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
+        """Pointwise predictive mean, variance and 95 % bounds at ``X`` (``n x d``).
+
+        With ``observation_noise=True`` the variance includes the measurement noise, which is
+        what a new measurement should be compared with.
+        """
+        self._check_X(X)
+        with torch.no_grad():
+            post = self.posterior(X, observation_noise=observation_noise)
+            mean = post.mean.squeeze(-1)
+            var = post.variance.squeeze(-1).clamp_min(0)
+        return Prediction.gaussian(mean, var)
+
+    # -------------------------------------------------------------- persistence
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments."""
+        return dict(self.config)
+
+    def save(self, path: str | Path) -> Path:
+        """Save to the directory ``path`` (created; files written atomically)."""
+        from mfgp import io
+
+        self._check_fitted()
+        path = Path(path)
+        meta = {
+            "model": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "config": self.get_config(),
+            "metadata": self.metadata,
+            "dtype": str(self.train_X_.dtype).removeprefix("torch."),
+            "versions": io.versions(),
+        }
+        state = {
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+            "train_X": self.train_X_.detach().cpu(),
+            "train_Y": self.train_Y_.detach().cpu(),
+            "train_Yvar": None if self.train_Yvar_ is None else self.train_Yvar_.detach().cpu(),
+            "extra": self._extra_state(),
+        }
+        io.atomic_write_json(path / "model.json", meta)
+        io.atomic_torch_save(path / "state.pt", state)
+        return path
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Tensors or plain values beyond the state dict that ``load`` needs (override)."""
+        return {}
+
+    def _load_extra_state(self, extra: dict[str, Any]) -> None:
+        """Restore what :meth:`_extra_state` returned (override)."""
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        device: torch.device | str | None = None,
+        **overrides: Any,
+    ) -> ScaleUpModel:
+        """Load a model saved with :meth:`save`; ``overrides`` replace constructor arguments
+        (for example a level-0 callable that could not be stored as JSON)."""
+        return load_model(path, device=device, expected=cls, **overrides)
+
+    def _restore(self, state: dict[str, Any], metadata: dict[str, Any]) -> None:
+        X, Y, Yvar = state["train_X"], state["train_Y"], state["train_Yvar"]
+        self.metadata = dict(metadata)
+        self.train_X_, self.train_Y_, self.train_Yvar_ = X, Y, Yvar
+        self.n_features_ = X.shape[-1]
+        self.n_fidelities_ = int(X[:, -1].max().item()) + 1
+        if "fidelity_names" in self.metadata:
+            self.n_fidelities_ = max(self.n_fidelities_, len(self.metadata["fidelity_names"]))
+        self._build(X, Y, Yvar)
+        self.to(dtype=X.dtype)
+        self._load_extra_state(state.get("extra", {}))
+        self.load_state_dict(state["state_dict"])
+        self.fitted_ = True
+        self.eval()
+
+    def to(self, *args: Any, **kwargs: Any) -> ScaleUpModel:  # type: ignore[override]
+        """Move parameters and the stored training tensors to a device and/or dtype."""
+        super().to(*args, **kwargs)
+        for name in ("train_X_", "train_Y_", "train_Yvar_"):
+            t = getattr(self, name, None)
+            if isinstance(t, Tensor):
+                setattr(self, name, t.to(*args, **kwargs))
+        return self
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+def load_model(
+    path: str | Path,
+    *,
+    device: torch.device | str | None = None,
+    expected: type[ScaleUpModel] | None = None,
+    **overrides: Any,
+) -> ScaleUpModel:
+    """Load any registered model saved with :meth:`ScaleUpModel.save`.
+
+    Args:
+        path: the directory written by ``save``.
+        device: where to put the model (default CPU).
+        expected: if given, raise unless the saved model is of this class.
+        **overrides: constructor arguments that replace the saved configuration.
+    """
+    from mfgp.settings import resolve_device
+
+    path = Path(path)
+    meta_file, state_file = path / "model.json", path / "state.pt"
+    if not meta_file.is_file() or not state_file.is_file():
+        raise InputDataError(
+            f"{path} is not a saved mfgp model: expected model.json and state.pt inside"
+        )
+    meta = json.loads(meta_file.read_text())
+    import mfgp.models  # noqa: F401
+
+    cls = MODEL_REGISTRY.get(meta["model"])
+    if cls is None:
+        raise InputDataError(f"{path} holds model {meta['model']!r}, which is not registered")
+    if expected is not None and expected is not ScaleUpModel and not issubclass(cls, expected):
+        raise InputDataError(f"{path} holds a {cls.__name__}, not a {expected.__name__}")
+    config = {**meta.get("config", {}), **overrides}
+    model = cls(**config)
+    state = torch.load(state_file, map_location="cpu", weights_only=False)
+    model._restore(state, meta.get("metadata", {}))
+    return model.to(resolve_device(device))
+
+

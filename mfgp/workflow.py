@@ -1,0 +1,171 @@
+"""The end-to-end job behind ``mfgp run``: fit on the training volumes, predict the held-out
+largest volumes, and write metrics, predictions and fitted models.
+
+This module holds the library function; :mod:`mfgp.cli` is a thin argparse layer over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mfgp import io
+from mfgp.data import ScaleUpData
+from mfgp.exceptions import InputDataError
+from mfgp.metrics import METRIC_NAMES, evaluate, per_volume
+from mfgp.models.base import available_models, get_model
+
+__all__ = ["RunResult", "format_table", "resolve_model_names", "run"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` produced.
+
+    Attributes:
+        table: one row per model and volume (plus ``all``) with :data:`METRIC_NAMES`.
+        predictions: one row per model and held-out point (mean, sd, 95 % bounds, observed).
+        metrics: the content of ``metrics.json``.
+        out_dir: the folder written.
+        models: the fitted models by name.
+    """
+
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+    out_dir: Path
+    models: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_model_names(spec: str | Sequence[str]) -> list[str]:
+    """``"all"``, ``"gp"``, ``"gp,ar1"`` or a list -> validated model names."""
+    names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    names = [n for n in names if n]
+    known = available_models()
+    if names == ["all"]:
+        return [n for n in known if n != "hybrid"]  # hybrid is an alias of ar1
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise InputDataError(f"unknown model {unknown or spec!r}; choose from {known} or 'all'")
+    return list(dict.fromkeys(names))
+
+
+def run(
+    data: ScaleUpData | str | Path,
+    *,
+    target: str | None = None,
+    models: str | Sequence[str] = "gp",
+    holdout_largest: int = 1,
+    device: str | torch.device | None = None,
+    out: str | Path = "outputs",
+    seed: int = 0,
+    data_options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Fit ``models`` on all but the ``holdout_largest`` largest measured volumes, predict those,
+    and write ``metrics.json``, ``predictions.csv`` and ``models/<name>/`` into ``out``.
+
+    Args:
+        data: a :class:`ScaleUpData` or a CSV path (then ``target`` is required).
+        target: the response column when ``data`` is a path.
+        models: model names (see :func:`mfgp.available_models`), comma-separated, or ``"all"``.
+        holdout_largest: number of largest top-fidelity volumes held out for evaluation.
+        device: ``"cpu"`` or ``"cuda"``.
+        out: output folder (created; files replaced atomically; never an input file).
+        seed: seed of every fit.
+        data_options: extra keyword arguments for :class:`ScaleUpData` (``fidelity_order``,
+            ``features``, ``ignore``).
+
+    Returns:
+        A :class:`RunResult`.
+    """
+    out = Path(out)
+    if not isinstance(data, ScaleUpData):
+        if target is None:
+            raise InputDataError("target is required when data is a path (--target COL)")
+        io.check_not_input([out / "metrics.json", out / "predictions.csv"], [data])
+        data = ScaleUpData(data, target=target, device=device, **(data_options or {}))
+    elif device is not None:
+        data = data.to(device)
+    names = resolve_model_names(models)
+    train, test = data.holdout_largest(holdout_largest)
+    log.info(
+        "training on %d rows (top-level volumes %s L), holding out %d rows at %s L",
+        len(train),
+        train.volumes().tolist(),
+        len(test),
+        test.volumes().tolist(),
+    )
+    y_test = test.Y.squeeze(-1)
+    tables, pred_frames, per_model, fitted = [], [], {}, {}
+    for name in names:
+        model = get_model(name)
+        t0 = time.perf_counter()
+        model.fit(train, seed=seed)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pred = model.predict(test.X, observation_noise=True)
+        predict_s = time.perf_counter() - t0
+        table = per_volume(test.volume_L, y_test, pred)
+        table.insert(0, "model", name)
+        tables.append(table)
+        frame = test.frame.copy()
+        frame.insert(0, "model", name)
+        frame = frame.rename(columns={data.target: "observed"})
+        frame["mean"] = pred.mean.cpu().numpy()
+        frame["sd"] = pred.sd.cpu().numpy()
+        frame["lower95"] = pred.lower.cpu().numpy()
+        frame["upper95"] = pred.upper.cpu().numpy()
+        pred_frames.append(frame)
+        per_model[name] = {
+            "overall": evaluate(y_test, pred),
+            "per_volume": table.drop(columns="model").to_dict(orient="records"),
+            "fit_seconds": fit_s,
+            "predict_seconds": predict_s,
+        }
+        model.save(out / "models" / name)
+        fitted[name] = model
+        log.info("%s: fit %.2f s, RMSE %.4g", name, fit_s, per_model[name]["overall"]["rmse"])
+    table = pd.concat(tables, ignore_index=True)
+    predictions = pd.concat(pred_frames, ignore_index=True)
+    metrics = {
+        "data": {
+            "source": data.source,
+            "target": data.target,
+            "rows": len(data),
+            "features": data.feature_names,
+            "fidelities": data.fidelity_names,
+            "train_volumes_L": train.volumes().tolist(),
+            "test_volumes_L": test.volumes().tolist(),
+            "train_rows": len(train),
+            "test_rows": len(test),
+        },
+        "split": {"kind": "holdout_largest", "k": holdout_largest},
+        "seed": seed,
+        "device": str(data.device),
+        "metric_names": list(METRIC_NAMES),
+        "models": per_model,
+        "versions": io.versions(),
+    }
+    io.atomic_write_json(out / "metrics.json", metrics)
+    io.atomic_write_csv(out / "predictions.csv", predictions)
+    return RunResult(table, predictions, metrics, out, fitted)
+
+
+def format_table(
+    table: pd.DataFrame, columns: Sequence[str] = ("rmse", "nrmse", "nlpd", "coverage95")
+) -> str:
+    """A compact text table of :attr:`RunResult.table` for the terminal."""
+    cols = ["model", "volume_L", "n", *columns]
+    shown = table[cols].copy()
+    shown["volume_L"] = [v if isinstance(v, str) else f"{v:g}" for v in shown["volume_L"]]
+    return shown.to_string(index=False, float_format=lambda x: f"{x:.4g}")
