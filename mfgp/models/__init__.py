@@ -1,0 +1,29 @@
+"""Models behind one interface (:class:`~mfgp.models.base.ScaleUpModel`).
+
+Importing this package registers the built-in models, selectable by name with
+:func:`get_model` or ``mfgp run --model NAME``.
+"""
+
+from __future__ import annotations
+
+from mfgp.models.base import (
+    MODEL_REGISTRY,
+    Prediction,
+    ScaleUpModel,
+    available_models,
+    get_model,
+    load_model,
+    register_model,
+)
+from mfgp.models.single_gp import SingleFidelityGP
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "Prediction",
+    "ScaleUpModel",
+    "SingleFidelityGP",
+    "available_models",
+    "get_model",
+    "load_model",
+    "register_model",
+]
