@@ -268,7 +268,8 @@ class ScaleUpData:
         if not isinstance(target, str) or not target:
             raise InputDataError("target must be the name of a column, for example --target C")
         if target not in columns:
-            close = difflib.get_close_matches(target, columns, n=3)
+            close = [c for c in columns if c.lower() == target.lower()]
+            close = close or difflib.get_close_matches(target, columns, n=3)
             hint = f" Did you mean {close}?" if close else ""
             raise InputDataError(
                 f"target column {target!r} does not exist; available columns: {columns}.{hint}"

@@ -1,0 +1,70 @@
+"""End-to-end: ``mfgp run`` on the shipped seed-format file, renamed columns, and errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mfgp.cli import main
+from mfgp.workflow import resolve_model_names, run
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "bioreactor_scales.csv"
+
+
+def test_run_on_seed_file(tmp_path, capsys):
+    rc = main(["-q", "run", "--data", str(DATA), "--target", "C", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "rmse" in out and "20000" in out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["data"]["test_volumes_L"] == [20000.0]
+    assert set(metrics["models"]["gp"]["overall"]) >= {"rmse", "nrmse", "r2", "nlpd", "coverage95"}
+    pred = pd.read_csv(tmp_path / "predictions.csv")
+    assert {"model", "volume_L", "time_h", "observed", "mean", "sd", "lower95", "upper95"} <= set(
+        pred.columns
+    )
+    assert (pred["volume_L"] == 20000.0).all() and (pred["sd"] > 0).all()
+    assert (tmp_path / "models" / "gp" / "model.json").is_file()
+
+
+def test_canonical_column_names_give_same_metrics(tmp_path):
+    renamed = tmp_path / "canonical.csv"
+    pd.read_csv(DATA).rename(columns={"V": "volume_L", "t": "time_h"}).to_csv(renamed, index=False)
+    a = run(DATA, target="C", out=tmp_path / "a", models="gp")
+    b = run(renamed, target="C", out=tmp_path / "b", models="gp")
+    assert a.metrics["models"]["gp"]["overall"] == pytest.approx(
+        b.metrics["models"]["gp"]["overall"], rel=1e-4
+    )
+
+
+def test_input_is_never_overwritten(tmp_path, capsys):
+    data = tmp_path / "metrics.json"
+    shutil.copy(DATA, data)
+    before = data.read_bytes()
+    rc = main(["run", "--data", str(data), "--target", "C", "--out", str(tmp_path)])
+    assert rc == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert data.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "X"], "target column 'X' does not exist"),
+        (["--target", "C", "--holdout-largest", "5"], "two or more distinct volumes"),
+        (["--target", "C", "--model", "nope"], "unknown model"),
+    ],
+)
+def test_errors_exit_2_with_message(tmp_path, capsys, args, message):
+    rc = main(["run", "--data", str(DATA), "--out", str(tmp_path), *args])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_resolve_model_names():
+    assert resolve_model_names("gp") == ["gp"]
+    assert "gp" in resolve_model_names("all")
