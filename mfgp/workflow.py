@@ -69,6 +69,7 @@ def run(
     out: str | Path = "outputs",
     seed: int = 0,
     data_options: dict[str, Any] | None = None,
+    report: bool = True,
 ) -> RunResult:
     """Fit ``models`` on all but the ``holdout_largest`` largest measured volumes, predict those,
     and write ``metrics.json``, ``predictions.csv`` and ``models/<name>/`` into ``out``.
@@ -83,6 +84,7 @@ def run(
         seed: seed of every fit.
         data_options: extra keyword arguments for :class:`ScaleUpData` (``fidelity_order``,
             ``features``, ``ignore``).
+        report: also write ``figures/*.png`` and ``report.md`` (see :mod:`mfgp.report`).
 
     Returns:
         A :class:`RunResult`.
@@ -91,7 +93,9 @@ def run(
     if not isinstance(data, ScaleUpData):
         if target is None:
             raise InputDataError("target is required when data is a path (--target COL)")
-        io.check_not_input([out / "metrics.json", out / "predictions.csv"], [data])
+        io.check_not_input(
+            [out / "metrics.json", out / "predictions.csv", out / "report.md"], [data]
+        )
         data = ScaleUpData(data, target=target, device=device, **(data_options or {}))
     elif device is not None:
         data = data.to(device)
@@ -157,7 +161,13 @@ def run(
     }
     io.atomic_write_json(out / "metrics.json", metrics)
     io.atomic_write_csv(out / "predictions.csv", predictions)
-    return RunResult(table, predictions, metrics, out, fitted)
+    result = RunResult(table, predictions, metrics, out, fitted)
+    if report:
+        from mfgp.report import write_figures, write_report
+
+        figures = write_figures(result, train)
+        write_report(result, data, train, figures=figures)
+    return result
 
 
 def format_table(

@@ -29,13 +29,18 @@ def test_run_on_seed_file(tmp_path, capsys):
     )
     assert (pred["volume_L"] == 20000.0).all() and (pred["sd"] > 0).all()
     assert (tmp_path / "models" / "gp" / "model.json").is_file()
+    report = (tmp_path / "report.md").read_text()
+    assert "20000" in report and "| gp " in report and "figures/parity.png" in report
+    for name in ("parity", "calibration", "error_vs_volume", "residuals", "predictions_gp"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 5_000
 
 
 def test_canonical_column_names_give_same_metrics(tmp_path):
     renamed = tmp_path / "canonical.csv"
     pd.read_csv(DATA).rename(columns={"V": "volume_L", "t": "time_h"}).to_csv(renamed, index=False)
-    a = run(DATA, target="C", out=tmp_path / "a", models="gp")
-    b = run(renamed, target="C", out=tmp_path / "b", models="gp")
+    a = run(DATA, target="C", out=tmp_path / "a", models="gp", report=False)
+    b = run(renamed, target="C", out=tmp_path / "b", models="gp", report=False)
+    assert not (tmp_path / "a" / "report.md").exists()
     assert a.metrics["models"]["gp"]["overall"] == pytest.approx(
         b.metrics["models"]["gp"]["overall"], rel=1e-4
     )
