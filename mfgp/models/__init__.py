@@ -6,6 +6,7 @@ Importing this package registers the built-in models, selectable by name with
 
 from __future__ import annotations
 
+from mfgp.models.ar1 import AR1MultiFidelityGP
 from mfgp.models.base import (
     MODEL_REGISTRY,
     Prediction,
@@ -18,6 +19,7 @@ from mfgp.models.base import (
 from mfgp.models.single_gp import SingleFidelityGP
 
 __all__ = [
+    "AR1MultiFidelityGP",
     "MODEL_REGISTRY",
     "Prediction",
     "ScaleUpModel",

@@ -1,0 +1,957 @@
+r"""Autoregressive (AR1) multi-fidelity co-kriging: Kennedy-O'Hagan, recursive and joint.
+
+The model links ``L`` fidelity levels (0 = cheapest, ``L - 1`` = measured truth) by
+
+.. math::
+
+    f_0(x) = \delta_0(x), \qquad f_k(x) = \rho_k(x)\, f_{k-1}(x) + \delta_k(x), \quad k \ge 1,
+
+with independent Gaussian processes :math:`\delta_k \sim GP(\mu_k, c_k)` and a scale factor
+:math:`\rho_k(x)` that is a constant (``rho="constant"``) or linear in chosen features
+(``rho="linear"``, :math:`\rho_k(x) = a_k + b_k^\top x_s`). Observations are
+:math:`y = f_{\ell}(x) + \varepsilon`, :math:`\varepsilon \sim N(0, \sigma^2_\ell)` (or a known
+per-row ``Yvar``). Level 0 may instead be a *known deterministic function* ``level0(x)`` (a
+scaling-law surrogate): then :math:`f_0 = \texttt{level0}` enters exactly, no GP is fitted for it
+and the first GP level is level 1.
+
+Writing :math:`P_{l}(x) = \prod_{m=l+1}^{\ell(x)} \rho_m(x)` (1 for :math:`l = \ell(x)`, 0 for
+:math:`l > \ell(x)`), the prior of the level-:math:`\ell` response at :math:`x` is
+
+.. math::
+
+    E f_{\ell}(x) = \sum_{l \le \ell} P_l(x) \mu_l(x), \qquad
+    \operatorname{cov}(f_i(x), f_j(x')) = \sum_{l \le \min(i, j)} P_l(x) P_l(x') c_l(x, x')
+
+(Kennedy & O'Hagan 2000, eq. 2-4, with :math:`\rho` allowed to depend on :math:`x`; the
+level-0 callable contributes :math:`P_0(x) f_0(x)` to the mean and nothing to the covariance).
+
+Two inference modes:
+
+``mode="joint"``
+    One exact GP over all rows with the block covariance above; hyperparameters of all levels
+    maximise the exact joint marginal likelihood (cost :math:`O((\sum_k n_k)^3)`). Exact for any
+    design. The first restart starts from the recursive fit.
+
+``mode="recursive"`` (Le Gratiet & Garnier 2014)
+    Levels are fitted one after another (cost :math:`O(\sum_k n_k^3)`). The GP of level ``k`` has
+    prior mean :math:`\rho_k(x) \hat m_{k-1}(x) + \mu_k(x)`, where :math:`\hat m_{k-1}` is the
+    posterior mean of level ``k - 1`` at the level-``k`` inputs, and covariance
+    :math:`c_k + \sigma_k^2 I`. The posterior combines independent level posteriors,
+
+    .. math::
+
+        m_k(x) = \rho_k(x) m_{k-1}(x) + \mu_k(x) + c_k(x, X_k) A_k^{-1} r_k, \qquad
+        \Sigma_k(x, x') = \rho_k(x) \rho_k(x') \Sigma_{k-1}(x, x') + s_k(x, x'),
+
+    with :math:`s_k` the posterior covariance of :math:`\delta_k` and
+    :math:`\operatorname{cov}(f_i(x), f_j(x')) = \Sigma_i(x, x') \prod_{m=i+1}^{j}\rho_m(x')` across
+    levels :math:`i \le j`. This equals the joint posterior for nested, noise-free designs
+    (:math:`X_k \subseteq X_{k-1}`); otherwise it is the usual approximation that treats
+    :math:`f_{k-1}(X_k)` as known and equal to its posterior mean and ignores the posterior
+    correlation between levels induced by non-nested or noisy data.
+
+Units: features (all columns of ``X`` but the last) are min-max normalised to [0, 1] with the
+training data's statistics (the fidelity column is not); outputs (``log Y`` if
+``log_transform=True``) are standardised with mean and standard deviation *pooled over all
+levels*, so that :math:`\rho` keeps its meaning and is not driven to 0 by a single level's scale.
+``rho`` coefficients refer to these normalised features; ``noise`` is given in data units (log
+units with ``log_transform``).
+
+The KOH block covariance, the recursive co-kriging and the per-level Cholesky with the
+:func:`mfgp.settings.jitter_ladder` are written here by hand (no library implements them);
+kernels, means, priors and posteriors are GPyTorch/BoTorch building blocks.
+
+References:
+    Kennedy, M. C. & O'Hagan, A. (2000). Predicting the output from a complex computer code
+    when fast approximations are available. Biometrika 87(1):1-13.
+    Le Gratiet, L. & Garnier, J. (2014). Recursive co-kriging model for design of computer
+    experiments with multiple levels of fidelity. Int. J. Uncertainty Quantification 4(5).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gpytorch
+import torch
+from botorch.models.model import FantasizeMixin
+from botorch.models.transforms.outcome import Log
+from botorch.optim.utils import sample_all_priors
+from botorch.posteriors import GPyTorchPosterior, Posterior
+from gpytorch.constraints import GreaterThan
+from gpytorch.distributions import MultivariateNormal
+from gpytorch.kernels import Kernel
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean, LinearMean, ZeroMean
+from gpytorch.priors import LogNormalPrior
+from linear_operator.operators import DenseLinearOperator
+from linear_operator.utils.errors import NotPSDError
+from torch import Tensor, nn
+
+from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError, NumericalWarning
+from mfgp.models.base import Z95, Prediction, ScaleUpModel, register_model
+from mfgp.models.single_gp import matern52_kernel
+from mfgp.settings import jitter_ladder
+
+__all__ = ["AR1MultiFidelityGP", "HybridGP"]
+
+log = logging.getLogger(__name__)
+
+Level0 = Callable[[Tensor], Tensor]
+KernelFactory = Callable[[int], Kernel]
+
+
+def _cholesky(K: Tensor) -> Tensor:
+    """Lower Cholesky factor of ``K`` (``batch x n x n``), adding diagonal jitter from
+    :func:`mfgp.settings.jitter_ladder` until the factorisation succeeds.
+
+    Raises:
+        NotPSDError: every jitter of the ladder failed.
+    """
+    ladder = jitter_ladder(K.dtype)
+    eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+    for jitter in ladder:
+        L, info = torch.linalg.cholesky_ex(K + jitter * eye if jitter > 0 else K)
+        if not bool((info > 0).any()) and bool(torch.isfinite(L).all()):
+            if jitter > 0:
+                log.debug("Cholesky needed jitter %g", jitter)
+            return L
+    raise NotPSDError(
+        f"covariance matrix ({K.shape[-1]} x {K.shape[-1]}) is not positive definite even with "
+        f"jitter {ladder[-1]:g}"
+    )
+
+
+def _dense(kernel: Kernel, x1: Tensor, x2: Tensor) -> Tensor:
+    """Dense kernel matrix ``batch x n1 x n2``."""
+    out = kernel(x1, x2)
+    return out.to_dense() if hasattr(out, "to_dense") else out
+
+
+def _gp_modules(module: nn.Module) -> list[gpytorch.Module]:
+    """``module`` itself if it is a GPyTorch module, else its GPyTorch children."""
+    if isinstance(module, gpytorch.Module):
+        return [module]
+    return [m for m in module.children() if isinstance(m, gpytorch.Module)]
+
+
+def _log_prior(module: nn.Module) -> Tensor | float:
+    """Sum of the log prior densities registered on ``module`` (or its GPyTorch children)."""
+    total: Tensor | float = 0.0
+    for gm in _gp_modules(module):
+        for _, mod, prior, closure, _ in gm.named_priors():
+            total = total + prior.log_prob(closure(mod)).sum()
+    return total
+
+
+class _Level(gpytorch.Module):
+    """Hyperparameters of one GP level: kernel and mean of delta_k, rho_k, noise.
+
+    Args:
+        d: number of features.
+        kernel: covariance of delta_k on normalised features.
+        mean: ``"constant"``, ``"linear"`` or ``"zero"``.
+        mean_dims: feature columns of a linear mean.
+        rho: ``None`` (no rho: the lowest level without a level-0 callable), ``"constant"`` or
+            ``"linear"``.
+        rho_dims: feature columns of a linear rho.
+        learn_noise: whether the level's noise variance is a learned parameter.
+    """
+
+    def __init__(
+        self,
+        *,
+        kernel: Kernel,
+        mean: str,
+        mean_dims: list[int],
+        rho: str | None,
+        rho_dims: list[int],
+        learn_noise: bool,
+    ) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.mean_dims = list(mean_dims)
+        self.rho_dims = list(rho_dims)
+        self.rho_kind = rho
+        if mean == "constant":
+            self.mean: gpytorch.means.Mean = ConstantMean()
+        elif mean == "linear":
+            self.mean = LinearMean(len(mean_dims))
+        else:
+            self.mean = ZeroMean()
+        if rho is not None:
+            self.rho_a = nn.Parameter(torch.ones(()))
+            if rho == "linear":
+                self.rho_b = nn.Parameter(torch.zeros(len(rho_dims)))
+        if learn_noise:
+            self.likelihood = GaussianLikelihood(
+                noise_prior=LogNormalPrior(-4.0, 1.0), noise_constraint=GreaterThan(1e-6)
+            )
+            self.likelihood.noise = 1e-2
+
+    def mu(self, z: Tensor) -> Tensor:
+        """Prior mean of delta at normalised features ``z`` (``batch x n x d``) -> ``batch x n``."""
+        if isinstance(self.mean, LinearMean):
+            return self.mean(z[..., self.mean_dims])
+        out = self.mean(z)
+        return out.expand(z.shape[:-1])
+
+    def rho(self, z: Tensor) -> Tensor:
+        """rho_k at ``z`` (``batch x n x d``) -> ``batch x n``."""
+        if self.rho_kind is None:
+            return torch.ones(z.shape[:-1], dtype=z.dtype, device=z.device)
+        out = self.rho_a.expand(z.shape[:-1])
+        if self.rho_kind == "linear":
+            out = out + z[..., self.rho_dims] @ self.rho_b
+        return out
+
+    def noise(self) -> Tensor | None:
+        return self.likelihood.noise.squeeze(-1) if hasattr(self, "likelihood") else None
+
+
+@register_model("ar1")
+class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
+    r"""Kennedy-O'Hagan AR1 co-kriging GP for any number of fidelity levels.
+
+    ``X`` is ``n x d`` with the fidelity index (0..L-1, 0 cheapest) as the last column, ``Y`` is
+    ``n x 1``. **Indexing convention:** fidelity indices are the same with or without a level-0
+    callable. Without ``level0``, level 0 is a GP fitted to the level-0 rows. With ``level0``,
+    index 0 *is* the callable: rows with fidelity 0 are not needed (and are ignored with a
+    warning), the data's level 1 is the first GP level (``f_1 = rho_1 * level0 + delta_1``), and
+    ``posterior`` at fidelity 0 returns the callable's value with zero variance.
+
+    Args:
+        mode: ``"recursive"`` (Le Gratiet & Garnier, level by level) or ``"joint"`` (one exact GP
+            with the KOH block covariance).
+        rho: ``"constant"`` per level or ``"linear"`` in the features ``rho_features``.
+        rho_features: feature columns (0-based, fidelity excluded) of a linear rho; default
+            ``[0]`` (``log10_volume_L``).
+        delta_mean: mean of each delta GP: ``"constant"``, ``"linear"`` (in ``mean_features``)
+            or ``"zero"``.
+        mean_features: feature columns of a linear delta mean (default: all).
+        noise: ``None`` (learned per level; or the per-row ``Yvar`` when given), a float (fixed
+            variance for every level) or a list of per-level variances (length ``L``; the entry
+            of a level-0 callable is ignored), in data units (log units if ``log_transform``).
+            A per-row ``Yvar`` (third element of the data) is known noise in data units; with
+            ``log_transform`` it is mapped to log units by the delta method, ``Yvar / Y**2``.
+        log_transform: model ``log Y`` (targets must be positive); the posterior is log-normal.
+        restarts: marginal-likelihood optimisations per fit (the first from a data-driven
+            default: rho at the least-squares ratio; the others sample kernel and noise
+            hyperparameters from their priors, rho stays at its least-squares start).
+        maxiter: L-BFGS iterations per restart.
+        level0: optional deterministic callable ``level0(X_feat) -> batch x n`` taking raw
+            features ``batch x n x (d - 1)`` (not stored in the configuration: pass it again to
+            :meth:`load`). An ``nn.Module`` is registered as a submodule so ``.to()`` moves it.
+        kernel: factory ``d -> Kernel`` for each delta (default: scaled Matern-5/2 ARD with
+            priors for [0, 1] inputs, :func:`~mfgp.models.single_gp.matern52_kernel`); a custom
+            factory must be passed again to :meth:`load`.
+
+    Priors (for normalised features and pooled-standardised outputs): lengthscale
+    Gamma(3, 6), outputscale Gamma(2, 0.15) (default kernel), noise LogNormal(-4, 1) with a
+    1e-6 floor; rho and the delta means have no prior.
+
+    BoTorch support: :meth:`posterior` (mixed levels, full covariance, ``observation_noise``),
+    :meth:`condition_on_observations` and ``fantasize`` (batched fantasies), hence
+    ``qMultiFidelityKnowledgeGradient`` with a ``project`` to the top level, ``qLogNEI`` and
+    ``optimize_acqf`` (fix the fidelity column with ``fixed_features``). Conditioned and
+    fantasy models are always joint-mode models with the same hyperparameters (for a
+    recursive model: the exact KOH conditioning given its hyperparameters, which equals the
+    recursive posterior on nested, noise-free designs).
+
+    Example:
+        >>> import torch
+        >>> x = torch.linspace(0, 1, 12, dtype=torch.float64).unsqueeze(-1)
+        >>> lo = torch.cat([x, torch.zeros_like(x)], -1)
+        >>> hi = torch.cat([x[::3], torch.ones_like(x[::3])], -1)
+        >>> X = torch.cat([lo, hi])
+        >>> Y = torch.cat([torch.sin(6 * x), 1.8 * torch.sin(6 * x[::3]) + 0.2])
+        >>> m = AR1MultiFidelityGP(restarts=1, maxiter=50).fit((X, Y))
+        >>> m.predict(hi).mean.shape
+        torch.Size([4])
+    """
+
+    multi_fidelity = True
+
+    def __init__(
+        self,
+        *,
+        mode: str = "recursive",
+        rho: str = "constant",
+        rho_features: Sequence[int] = (0,),
+        delta_mean: str = "constant",
+        mean_features: Sequence[int] | None = None,
+        noise: float | Sequence[float] | None = None,
+        log_transform: bool = False,
+        restarts: int = 3,
+        maxiter: int = 200,
+        level0: Level0 | None = None,
+        kernel: KernelFactory | None = None,
+    ) -> None:
+        if mode not in ("recursive", "joint"):
+            raise InputDataError(f"mode must be 'recursive' or 'joint', got {mode!r}")
+        if rho not in ("constant", "linear"):
+            raise InputDataError(f"rho must be 'constant' or 'linear', got {rho!r}")
+        if delta_mean not in ("constant", "linear", "zero"):
+            raise InputDataError(
+                f"delta_mean must be 'constant', 'linear' or 'zero', got {delta_mean!r}"
+            )
+        if restarts < 1:
+            raise InputDataError(f"restarts must be >= 1, got {restarts}")
+        if maxiter < 0:
+            raise InputDataError(f"maxiter must be >= 0, got {maxiter}")
+        if level0 is not None and not callable(level0):
+            raise InputDataError("level0 must be a callable level0(X_feat) -> batch x n")
+        if noise is not None and not isinstance(noise, (int, float)):
+            noise = [float(v) for v in noise]
+        super().__init__(
+            mode=mode,
+            rho=rho,
+            rho_features=[int(i) for i in rho_features],
+            delta_mean=delta_mean,
+            mean_features=None if mean_features is None else [int(i) for i in mean_features],
+            noise=noise,
+            log_transform=bool(log_transform),
+            restarts=int(restarts),
+            maxiter=int(maxiter),
+        )
+        self.level0 = level0  # an nn.Module becomes a submodule (moved by .to())
+        self._kernel_factory: KernelFactory = kernel if kernel is not None else matern52_kernel
+        self._cond: list[tuple[Tensor, Tensor, Tensor | None]] = []
+
+    # ----------------------------------------------------------------- building
+    @property
+    def likelihood(self) -> None:
+        """No GPyTorch likelihood object: noise is per level (used by BoTorch's fantasize)."""
+        return None
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        """Batch shape of the model (non-empty only for fantasy / conditioned models)."""
+        shapes = [x.shape[:-2] for x, _, _ in self._cond] + [y.shape[:-1] for _, y, _ in self._cond]
+        return torch.broadcast_shapes(*shapes) if shapes else torch.Size([])
+
+    @property
+    def first_gp_level(self) -> int:
+        """Index of the lowest GP level: 1 with a level-0 callable, else 0."""
+        return 1 if self.level0 is not None else 0
+
+    def rho(self, X: Tensor) -> Tensor:
+        """The fitted scale factor ``rho_k(x)`` of each row's own level ``k`` (1 at level 0).
+
+        Args:
+            X: ``batch x n x d`` inputs in data units, fidelity index last.
+
+        Returns:
+            ``batch x n`` values of ``rho_{level(x)}(x)``.
+        """
+        self._check_X(X)
+        z, lev = self._z(X)
+        out = torch.ones(lev.shape, dtype=X.dtype, device=X.device)
+        with torch.no_grad():
+            for k in range(1, self.n_fidelities_):
+                out = torch.where(lev == k, self.levels_[str(k)].rho(z), out)
+        return out
+
+    def _build(self, X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
+        cfg = self.config
+        d = X.shape[-1] - 1
+        if d < 1:
+            raise InputDataError("X needs at least one feature column before the fidelity index")
+        if self.metadata.get("has_level0") and self.level0 is None:
+            raise InputDataError(
+                "this AR1 model was saved with a level-0 callable, which cannot be stored; pass "
+                "it again: AR1MultiFidelityGP.load(path, level0=fn)"
+            )
+        self.metadata["has_level0"] = self.level0 is not None
+        L, g0 = self.n_fidelities_, self.first_gp_level
+        lev = X[:, -1].round().long()
+        if g0 == 1 and bool((lev == 0).any()):
+            warnings.warn(
+                f"{int((lev == 0).sum())} rows have fidelity 0, which is given by the level0 "
+                "callable; they are ignored",
+                MFGPWarning,
+                stacklevel=3,
+            )
+        used = lev >= g0
+        for k in range(g0, L):
+            if not bool((lev == k).any()):
+                raise InputDataError(
+                    f"fidelity level {k} has no rows: every GP level "
+                    f"({g0}..{L - 1}) needs data; renumber the fidelities or drop the empty level"
+                )
+        for name in ("rho_features", "mean_features"):
+            cols = cfg[name] if cfg[name] is not None else []
+            bad = [c for c in cols if not 0 <= c < d]
+            if bad:
+                raise InputDataError(
+                    f"{name} {bad} out of range: X has {d} feature columns (0..{d - 1}) before "
+                    "the fidelity index"
+                )
+        Yt = Y
+        if cfg["log_transform"]:
+            if bool((Y[used] <= 0).any()):
+                raise InputDataError("log_transform=True needs Y > 0 in every row")
+            Yt = Y.clamp_min(torch.finfo(Y.dtype).tiny).log()
+        Xu, Yu = X[used, :-1], Yt[used, 0]
+        lo, hi = Xu.min(0).values, Xu.max(0).values
+        rng = hi - lo
+        rng = torch.where(rng > 1e-12 * (1 + lo.abs()), rng, torch.ones_like(rng))
+        y_mu = Yu.mean()
+        y_sd = Yu.std() if Yu.numel() > 1 else torch.ones_like(y_mu)
+        if not bool(y_sd > 1e-12 * (1 + y_mu.abs())):
+            y_sd = torch.ones_like(y_mu)
+        self.register_buffer("x_lo", lo.clone())
+        self.register_buffer("x_rng", rng.clone())
+        self.register_buffer("y_mu", y_mu.clone())
+        self.register_buffer("y_sd", y_sd.clone())
+        noise = cfg["noise"]
+        learn = noise is None and Yvar is None
+        fixed = torch.zeros(L, dtype=X.dtype)
+        if noise is not None:
+            vals = [float(noise)] * L if isinstance(noise, (int, float)) else list(noise)
+            if len(vals) == L - g0 and g0 == 1:
+                vals = [0.0, *vals]
+            if len(vals) != L:
+                raise InputDataError(
+                    f"noise must be a float or a list of {L} per-level variances, got {len(vals)}"
+                )
+            if any(v < 0 for v in vals):
+                raise InputDataError(f"noise variances must be >= 0, got {vals}")
+            fixed = torch.tensor(vals, dtype=X.dtype) / y_sd.cpu() ** 2
+        self.register_buffer("fixed_noise", fixed.to(X.device))
+        mean_dims = cfg["mean_features"] if cfg["mean_features"] is not None else list(range(d))
+        self.levels_ = nn.ModuleDict()
+        for k in range(g0, L):
+            self.levels_[str(k)] = _Level(
+                kernel=self._kernel_factory(d),
+                mean=cfg["delta_mean"],
+                mean_dims=mean_dims,
+                rho=cfg["rho"] if k >= 1 else None,
+                rho_dims=cfg["rho_features"],
+                learn_noise=learn,
+            )
+        self._cond = []
+        self.to(device=X.device, dtype=X.dtype)
+
+    # ------------------------------------------------------------ internal units
+    def _z(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Normalised features ``batch x n x (d-1)`` and integer levels ``batch x n``."""
+        return (X[..., :-1] - self.x_lo) / self.x_rng, X[..., -1].round().long()
+
+    def _to_internal_y(self, Y: Tensor) -> Tensor:
+        """Data-unit ``Y`` (``... x 1``) -> standardised (log) units ``...``."""
+        Y = Y.squeeze(-1)
+        if self.config["log_transform"]:
+            Y = Y.clamp_min(torch.finfo(Y.dtype).tiny).log()
+        return (Y - self.y_mu) / self.y_sd
+
+    def _f0(self, X: Tensor) -> Tensor:
+        """Level-0 callable at ``X`` (``batch x n x d``), standardised -> ``batch x n``."""
+        assert self.level0 is not None
+        v = self.level0(X[..., :-1])
+        if not isinstance(v, Tensor):
+            v = torch.as_tensor(v, dtype=X.dtype, device=X.device)
+        v = v.to(X)
+        if v.shape == X.shape[:-1] + (1,):
+            v = v.squeeze(-1)
+        if v.shape != X.shape[:-1]:
+            raise InputDataError(
+                f"level0 must return a tensor of shape {tuple(X.shape[:-1])} for inputs of "
+                f"shape {tuple(X[..., :-1].shape)}, got {tuple(v.shape)}"
+            )
+        if not bool(torch.isfinite(v).all()):
+            raise InputDataError("level0 returned NaN or inf values; check its input domain")
+        if self.config["log_transform"]:
+            if bool((v <= 0).any()):
+                raise InputDataError("log_transform=True needs level0 to return values > 0")
+            v = v.log()
+        return (v - self.y_mu) / self.y_sd
+
+    def _weights(self, z: Tensor, lev: Tensor) -> list[Tensor]:
+        """``P_l(x) = prod_{m=l+1}^{lev(x)} rho_m(x)`` (0 for ``l > lev``), for l = 0..L-1."""
+        L = self.n_fidelities_
+        one = torch.ones(lev.shape, dtype=z.dtype, device=z.device)
+        P: list[Tensor] = [one] * L
+        P[L - 1] = (lev == L - 1).to(z.dtype)
+        for level in range(L - 2, -1, -1):
+            rho_next = self.levels_[str(level + 1)].rho(z)
+            below = torch.where(lev > level, rho_next * P[level + 1], torch.zeros_like(one))
+            P[level] = torch.where(lev == level, one, below)
+        return P
+
+    def _noise_per_level(self) -> Tensor:
+        """Learned or fixed noise variance of each level (``L``, standardised units)."""
+        vals = list(self.fixed_noise.unbind())
+        for k in range(self.first_gp_level, self.n_fidelities_):
+            nz = self.levels_[str(k)].noise()
+            if nz is not None:
+                vals[k] = nz.reshape(())
+        return torch.stack(vals)
+
+    def _level_noise(self) -> Tensor:
+        """Noise variance (``L``, standardised units) of a *new* observation at each level: the
+        level noise plus, with a per-row ``Yvar``, the level's mean ``Yvar``."""
+        out = self._noise_per_level()
+        if self.train_Yvar_ is not None:
+            lev = self.train_X_[:, -1].round().long()
+            yv = self._yvar_internal()
+            extra = [
+                yv[lev == k].mean() if k >= self.first_gp_level else yv.new_zeros(())
+                for k in range(self.n_fidelities_)
+            ]
+            out = out + torch.stack(extra)
+        return out
+
+    def _yvar_internal(self) -> Tensor:
+        """Per-row known noise of the training data in standardised units (``n``)."""
+        yv = self.train_Yvar_.squeeze(-1)
+        if self.config["log_transform"]:
+            yv = yv / self.train_Y_.squeeze(-1).clamp_min(torch.finfo(yv.dtype).tiny) ** 2
+        return yv / self.y_sd**2
+
+    def _train_rows(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Used training rows: raw ``X`` (``N x d``), standardised ``y`` (``N``), noise (``N``)."""
+        lev = self.train_X_[:, -1].round().long()
+        used = lev >= self.first_gp_level
+        X, y = self.train_X_[used], self._to_internal_y(self.train_Y_[used])
+        noise = self._noise_per_level()[lev[used]]
+        if self.train_Yvar_ is not None:
+            noise = noise + self._yvar_internal()[used]
+        return X, y, noise
+
+    # -------------------------------------------------------- prior and joint GP
+    def _prior_mean(self, X: Tensor) -> Tensor:
+        """KOH prior mean ``batch x n`` (standardised units) at ``X`` (``batch x n x d``)."""
+        z, lev = self._z(X)
+        P = self._weights(z, lev)
+        out = torch.zeros(lev.shape, dtype=X.dtype, device=X.device)
+        if self.level0 is not None:
+            out = out + P[0] * self._f0(X)
+        for k in range(self.first_gp_level, self.n_fidelities_):
+            out = out + P[k] * self.levels_[str(k)].mu(z)
+        return out
+
+    def _prior_cov(self, X1: Tensor, X2: Tensor) -> Tensor:
+        """KOH block covariance ``batch x n1 x n2`` between the levels of ``X1`` and ``X2``."""
+        z1, lev1 = self._z(X1)
+        z2, lev2 = self._z(X2)
+        P1, P2 = self._weights(z1, lev1), self._weights(z2, lev2)
+        out = None
+        for k in range(self.first_gp_level, self.n_fidelities_):
+            term = (
+                P1[k].unsqueeze(-1)
+                * P2[k].unsqueeze(-2)
+                * _dense(self.levels_[str(k)].kernel, z1, z2)
+            )
+            out = term if out is None else out + term
+        assert out is not None
+        return out
+
+    def _joint_data(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Training rows plus conditioned observations, broadcast to the model batch shape."""
+        X, y, noise = self._train_rows()
+        Xs, ys, ns = [X], [y], [noise]
+        level_noise = self._level_noise() if self._cond else None
+        for Xc, yc, nc in self._cond:
+            Xs.append(Xc)
+            ys.append(yc)
+            if nc is None:
+                assert level_noise is not None
+                nc = level_noise[Xc[..., -1].round().long()]
+            ns.append(nc)
+        batch = torch.broadcast_shapes(
+            *[x.shape[:-2] for x in Xs], *[v.shape[:-1] for v in ys], *[v.shape[:-1] for v in ns]
+        )
+        Xa = torch.cat([x.expand(*batch, *x.shape[-2:]) for x in Xs], dim=-2)
+        ya = torch.cat([v.expand(*batch, v.shape[-1]) for v in ys], dim=-1)
+        na = torch.cat([v.expand(*batch, v.shape[-1]) for v in ns], dim=-1)
+        return Xa, ya, na
+
+    def _joint_nll(self) -> Tensor:
+        """Negative joint log marginal likelihood plus log priors, per observation."""
+        X, y, noise = self._train_rows()
+        K = self._prior_cov(X, X) + torch.diag_embed(noise)
+        return self._gauss_nll(K, y - self._prior_mean(X)) - _log_prior(self.levels_) / y.numel()
+
+    @staticmethod
+    def _gauss_nll(K: Tensor, r: Tensor) -> Tensor:
+        """``-log N(r; 0, K) / n`` with the jitter ladder."""
+        L = _cholesky(K)
+        a = torch.linalg.solve_triangular(L, r.unsqueeze(-1), upper=False).squeeze(-1)
+        n = r.shape[-1]
+        nll = 0.5 * (a.pow(2).sum(-1) + n * math.log(2 * math.pi)) + L.diagonal(
+            dim1=-2, dim2=-1
+        ).log().sum(-1)
+        return nll / n
+
+    def _joint_latent(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Exact KOH posterior mean ``batch x n`` and covariance ``batch x n x n``."""
+        Xt, yt, nt = self._joint_data()
+        batch = torch.broadcast_shapes(Xt.shape[:-2], X.shape[:-2])
+        Xt = Xt.expand(*batch, *Xt.shape[-2:])
+        X = X.expand(*batch, *X.shape[-2:])
+        yt = yt.expand(*batch, yt.shape[-1])
+        nt = nt.expand(*batch, nt.shape[-1])
+        Lc = _cholesky(self._prior_cov(Xt, Xt) + torch.diag_embed(nt))
+        r = (yt - self._prior_mean(Xt)).unsqueeze(-1)
+        alpha = torch.cholesky_solve(r, Lc)
+        Kts = self._prior_cov(Xt, X)
+        mean = self._prior_mean(X) + (Kts.transpose(-1, -2) @ alpha).squeeze(-1)
+        V = torch.linalg.solve_triangular(Lc, Kts, upper=False)
+        cov = self._prior_cov(X, X) - V.transpose(-1, -2) @ V
+        return mean, cov
+
+    # ------------------------------------------------------------ recursive GP
+    def _level_terms(
+        self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Prior residual ``r``, covariance ``A`` (with noise) of level ``k``'s own GP."""
+        lvl = self.levels_[str(k)]
+        z, _ = self._z(Xk)
+        m = lvl.mu(z)
+        if mprev is not None:
+            m = m + lvl.rho(z) * mprev
+        A = _dense(lvl.kernel, z, z) + torch.diag_embed(nk)
+        return yk - m, A, z
+
+    def _recursive_state(self) -> list[dict[str, Tensor]]:
+        """Per-level Cholesky factors and weights of the recursive co-kriging posterior."""
+        X, y, noise = self._train_rows()
+        lev = X[:, -1].round().long()
+        state: list[dict[str, Tensor]] = []
+        for k in range(self.first_gp_level, self.n_fidelities_):
+            sel = lev == k
+            Xk = X[sel]
+            mprev = self._regressor(k, Xk, state)
+            state.append(self._level_state(k, Xk, y[sel], noise[sel], mprev))
+        return state
+
+    def _level_state(
+        self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> dict[str, Tensor]:
+        """Normalised inputs ``z``, Cholesky factor ``L`` and weights ``alpha = A^-1 r`` of
+        level ``k``'s GP."""
+        r, A, z = self._level_terms(k, Xk, yk, nk, mprev)
+        Lc = _cholesky(A)
+        alpha = torch.cholesky_solve(r.unsqueeze(-1), Lc).squeeze(-1)
+        return {"z": z, "L": Lc, "alpha": alpha}
+
+    def _regressor(self, k: int, Xk: Tensor, state: list[dict[str, Tensor]]) -> Tensor | None:
+        """Posterior mean of level ``k - 1`` at ``Xk`` (None for the lowest GP level 0)."""
+        if k == 0:
+            return None
+        Xp = Xk.clone()
+        Xp[..., -1] = k - 1
+        if k == self.first_gp_level:
+            return self._f0(Xp)
+        return self._recursive_latent(Xp, state, with_cov=False)[0]
+
+    def _recursive_latent(
+        self, X: Tensor, state: list[dict[str, Tensor]], *, with_cov: bool = True
+    ) -> tuple[Tensor, Tensor | None]:
+        """Recursive co-kriging mean ``batch x n`` and covariance ``batch x n x n``."""
+        z, lev = self._z(X)
+        P = self._weights(z, lev)
+        mean = torch.zeros(lev.shape, dtype=X.dtype, device=X.device)
+        cov = None
+        if self.level0 is not None:
+            mean = mean + P[0] * self._f0(X)
+        for i, st in enumerate(state):
+            k = self.first_gp_level + i
+            lvl = self.levels_[str(k)]
+            Kxs = _dense(lvl.kernel, z, st["z"])  # batch x n x n_k
+            d_mean = lvl.mu(z) + Kxs @ st["alpha"]
+            mean = mean + P[k] * d_mean
+            if with_cov:
+                V = torch.linalg.solve_triangular(st["L"], Kxs.transpose(-1, -2), upper=False)
+                S = _dense(lvl.kernel, z, z) - V.transpose(-1, -2) @ V
+                term = P[k].unsqueeze(-1) * P[k].unsqueeze(-2) * S
+                cov = term if cov is None else cov + term
+        if with_cov and cov is None:
+            cov = torch.zeros(*lev.shape, lev.shape[-1], dtype=X.dtype, device=X.device)
+        return mean, cov
+
+    # ------------------------------------------------------------------ fitting
+    def _optimize(self, *, seed: int | None, **options: Any) -> None:
+        restarts = int(options.get("restarts", self.config["restarts"]))
+        maxiter = int(options.get("maxiter", self.config["maxiter"]))
+        X, y, _ = self._train_rows()
+        lev = X[:, -1].round().long()
+        state: list[dict[str, Tensor]] = []
+        for k in range(self.first_gp_level, self.n_fidelities_):
+            sel = lev == k
+            Xk, yk = X[sel], y[sel]
+            with torch.no_grad():
+                mprev = self._regressor(k, Xk, state)
+            self._init_level(k, Xk, yk, mprev)
+            lvl = self.levels_[str(k)]
+
+            def loss_fn(k: int = k, Xk: Tensor = Xk, yk: Tensor = yk, mp: Tensor | None = mprev):
+                _, _, noise = self._train_rows()
+                r, A, _ = self._level_terms(k, Xk, yk, noise[lev == k], mp)
+                return self._gauss_nll(A, r) - _log_prior(self.levels_[str(k)]) / yk.numel()
+
+            self._restarts(lvl, loss_fn, restarts, maxiter, f"level {k}")
+            with torch.no_grad():
+                _, _, noise = self._train_rows()
+                state.append(self._level_state(k, Xk, yk, noise[sel], mprev))
+            if k >= 1:
+                self._check_rho_sign(k, Xk, yk, mprev)
+        if self.config["mode"] == "joint":
+            with torch.no_grad():
+                z = self._z(X)[0]
+                before = {k: lv.rho(z).mean() for k, lv in self.levels_.items() if int(k) >= 1}
+            self._restarts(self.levels_, self._joint_nll, restarts, maxiter, "joint model")
+            with torch.no_grad():
+                for k, rho0 in before.items():
+                    rho = self.levels_[k].rho(z).mean()
+                    if bool(rho * rho0 < 0):
+                        warnings.warn(
+                            f"level {k}: the joint fit flipped the sign of rho "
+                            f"({float(rho0):.3g} -> {float(rho):.3g}); check the data",
+                            NumericalWarning,
+                            stacklevel=3,
+                        )
+        self.eval()
+
+    def _init_level(self, k: int, Xk: Tensor, yk: Tensor, mprev: Tensor | None) -> None:
+        """Data-driven default start: rho at the least-squares ratio, mean and outputscale from
+        the residual of the regression of level ``k`` on level ``k - 1``."""
+        lvl = self.levels_[str(k)]
+        with torch.no_grad():
+            resid = yk
+            if mprev is not None:
+                mc = mprev - mprev.mean()
+                var = (mc * mc).sum()
+                rho0 = (mc * (yk - yk.mean())).sum() / var if var > 1e-12 else yk.new_tensor(1.0)
+                if not bool(torch.isfinite(rho0)):
+                    rho0 = yk.new_tensor(1.0)
+                lvl.rho_a.fill_(rho0)
+                if hasattr(lvl, "rho_b"):
+                    lvl.rho_b.zero_()
+                resid = yk - rho0 * mprev
+            if isinstance(lvl.mean, ConstantMean):
+                lvl.mean.constant.fill_(resid.mean())
+            elif isinstance(lvl.mean, LinearMean):
+                lvl.mean.weights.zero_()
+                lvl.mean.bias.fill_(resid.mean())
+            kern = lvl.kernel
+            if hasattr(kern, "outputscale"):
+                v = resid.var() if resid.numel() > 1 else resid.new_tensor(1.0)
+                kern.outputscale = v.clamp(1e-2, 4.0)
+            if hasattr(kern, "base_kernel") and hasattr(kern.base_kernel, "lengthscale"):
+                kern.base_kernel.lengthscale = 0.3
+            if hasattr(lvl, "likelihood"):
+                lvl.likelihood.noise = 1e-2
+
+    def _check_rho_sign(self, k: int, Xk: Tensor, yk: Tensor, mprev: Tensor | None) -> None:
+        lvl = self.levels_[str(k)]
+        if mprev is None:
+            return
+        with torch.no_grad():
+            mc = mprev - mprev.mean()
+            ls = (mc * (yk - yk.mean())).sum()
+            rho = lvl.rho(self._z(Xk)[0]).mean()
+        if bool(ls * rho < 0):
+            warnings.warn(
+                f"level {k}: fitted rho ({float(rho):.3g}) has the opposite sign of the "
+                "least-squares ratio of the levels; check the data or use more restarts",
+                NumericalWarning,
+                stacklevel=4,
+            )
+
+    def _restarts(
+        self,
+        module: nn.Module,
+        loss_fn: Callable[[], Tensor],
+        restarts: int,
+        maxiter: int,
+        what: str,
+    ) -> None:
+        """Minimise ``loss_fn`` over ``module``'s parameters from ``restarts`` starts; keep the
+        best; raise :class:`ModelFittingError` when every start fails."""
+        start = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        rho_names = [
+            n for n, _ in module.named_parameters() if n.rsplit(".", 1)[-1].startswith("rho_")
+        ]
+        params = [p for p in module.parameters() if p.requires_grad]
+        best_loss, best_state, last_err = math.inf, None, None
+        module.train()
+        for r in range(restarts):
+            module.load_state_dict(start)
+            if r > 0:
+                for gm in _gp_modules(module):
+                    sample_all_priors(gm)
+                # keep rho at its least-squares start: restarts must not flip its sign
+                with torch.no_grad():
+                    for n, p in module.named_parameters():
+                        if n in rho_names:
+                            p.copy_(start[n])
+            try:
+                loss = self._lbfgs(params, loss_fn, maxiter)
+            except (NotPSDError, RuntimeError, ValueError) as err:
+                last_err = err
+                warnings.warn(f"{what}: restart {r} failed: {err}", NumericalWarning, stacklevel=3)
+                continue
+            log.debug("%s: restart %d: loss %.5f", what, r, loss)
+            if math.isfinite(loss) and loss < best_loss:
+                best_loss = loss
+                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        if best_state is None:
+            raise ModelFittingError(
+                f"AR1 fit of the {what} failed in all {restarts} restarts (last error: "
+                f"{last_err}); the covariance was not positive definite even with the largest "
+                "jitter. Remove duplicated inputs with conflicting outputs, fix the noise to a "
+                "larger value (noise=...), use float64, or rescale the target"
+            ) from last_err
+        module.load_state_dict(best_state)
+
+    @staticmethod
+    def _lbfgs(params: list[nn.Parameter], loss_fn: Callable[[], Tensor], maxiter: int) -> float:
+        """Run L-BFGS (strong Wolfe line search); returns the final loss."""
+        if maxiter > 0 and params:
+            opt = torch.optim.LBFGS(params, lr=1.0, max_iter=maxiter, line_search_fn="strong_wolfe")
+
+            def closure() -> Tensor:
+                opt.zero_grad()
+                loss = loss_fn()
+                if not bool(torch.isfinite(loss)):
+                    raise ValueError("the marginal likelihood is not finite")
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+        with torch.no_grad():
+            return float(loss_fn())
+
+    # --------------------------------------------------------------- posterior
+    def _latent(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Latent mean ``batch x n`` and covariance ``batch x n x n``, standardised units."""
+        if self.config["mode"] == "joint" or self._cond:
+            return self._joint_latent(X)
+        mean, cov = self._recursive_latent(X, self._recursive_state())
+        assert cov is not None
+        return mean, cov
+
+    def _internal_posterior(
+        self, X: Tensor, observation_noise: bool | Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Mean and covariance of the (log-)response in data (log) units."""
+        mean, cov = self._latent(X)
+        if isinstance(observation_noise, Tensor):
+            nz = observation_noise.squeeze(-1).to(cov)
+            cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
+        elif observation_noise:
+            nz = self._level_noise()[X[..., -1].round().long()]
+            cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
+        return mean * self.y_sd + self.y_mu, cov * self.y_sd**2
+
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kwargs: Any,
+    ) -> Posterior:
+        """Joint posterior at ``X`` (``batch x n x d``, fidelity index last; levels may be mixed)
+        with a full covariance across points and levels, in data units.
+
+        Args:
+            X: ``batch x n x d`` inputs.
+            observation_noise: ``True`` adds each point's level noise; a tensor
+                ``batch x n x 1`` adds that noise (standardised units, as in BoTorch).
+            posterior_transform: optional BoTorch posterior transform.
+
+        Returns:
+            A :class:`~botorch.posteriors.GPyTorchPosterior` (a log-normal
+            ``TransformedPosterior`` when ``log_transform=True``).
+        """
+        self._check_X(X)
+        mean, cov = self._internal_posterior(X, observation_noise)
+        # lazy covariance: a level-0 callable gives exactly zero variance, so no eager Cholesky
+        post: Posterior = GPyTorchPosterior(MultivariateNormal(mean, DenseLinearOperator(cov)))
+        if self.config["log_transform"]:
+            post = Log().untransform_posterior(post)
+        if posterior_transform is not None:
+            post = posterior_transform(post)
+        return post
+
+    def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
+        """Pointwise mean, variance and 95 % bounds at ``X`` (``n x d``); with
+        ``log_transform`` the moments are log-normal and the bounds are log-normal quantiles
+        (always positive)."""
+        self._check_X(X)
+        with torch.no_grad():
+            mean, cov = self._internal_posterior(X, observation_noise)
+            var = cov.diagonal(dim1=-2, dim2=-1).clamp_min(0)
+        if not self.config["log_transform"]:
+            return Prediction.gaussian(mean, var)
+        sd = var.sqrt()
+        return Prediction(
+            mean=torch.exp(mean + var / 2),
+            variance=torch.expm1(var) * torch.exp(2 * mean + var),
+            lower=torch.exp(mean - Z95 * sd),
+            upper=torch.exp(mean + Z95 * sd),
+        )
+
+    # ------------------------------------------------------------ conditioning
+    def as_joint(self) -> AR1MultiFidelityGP:
+        """A copy in ``mode="joint"`` with the same hyperparameters (no refitting): the exact KOH
+        posterior given this model's hyperparameters."""
+        cond, self._cond = self._cond, []
+        try:
+            new = copy.deepcopy(self)
+        finally:
+            self._cond = cond
+        new._cond = list(cond)
+        new.config["mode"] = "joint"
+        return new
+
+    def condition_on_observations(
+        self, X: Tensor, Y: Tensor, noise: Tensor | None = None, **kwargs: Any
+    ) -> AR1MultiFidelityGP:
+        """A new model conditioned on extra observations, hyperparameters unchanged.
+
+        The result is always in joint mode (a recursive model is first converted with
+        :meth:`as_joint`), so conditioning is exact given the hyperparameters. Batched ``Y``
+        (``sample_shape x batch x n x 1``, as produced by :meth:`fantasize`) gives a batched
+        model with ``batch_shape = sample_shape x batch``.
+
+        Args:
+            X: ``batch x n x d`` inputs (fidelity index last).
+            Y: ``(sample x) batch x n x 1`` observations in data units.
+            noise: optional ``... x n x 1`` noise variances in standardised units; default: the
+                level noise of each point.
+        """
+        self._check_X(X)
+        if Y.shape[-1] != 1 or Y.shape[-2] != X.shape[-2]:
+            raise InputDataError(
+                f"Y must have shape ... x {X.shape[-2]} x 1 to match X, got {tuple(Y.shape)}"
+            )
+        new = self.as_joint()
+        nz = None if noise is None else noise.squeeze(-1).to(X)
+        new._cond = [*new._cond, (X, self._to_internal_y(Y.to(X)), nz)]
+        return new
+
+    def to(self, *args: Any, **kwargs: Any) -> AR1MultiFidelityGP:  # type: ignore[override]
+        super().to(*args, **kwargs)
+        self._cond = [
+            (
+                x.to(*args, **kwargs),
+                y.to(*args, **kwargs),
+                None if n is None else n.to(*args, **kwargs),
+            )
+            for x, y, n in getattr(self, "_cond", [])
+        ]
+        return self
+
+
+@register_model("hybrid")
+class HybridGP(AR1MultiFidelityGP):
+    """The seed project's name for the AR1 co-kriging model (same class, same options)."""

@@ -1,0 +1,451 @@
+"""Tests of the AR1 (Kennedy-O'Hagan) co-kriging GP, recursive and joint."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import pytest
+import torch
+from botorch.acquisition import PosteriorMean, qMultiFidelityKnowledgeGradient
+from botorch.acquisition.cost_aware import InverseCostWeightedUtility
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.models import SingleTaskGP
+from botorch.models.cost import AffineFidelityCostModel
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf, optimize_acqf_mixed
+from botorch.sampling import SobolQMCNormalSampler
+from gpytorch.means import ConstantMean
+from torch import Tensor
+
+from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError
+from mfgp.models import AR1MultiFidelityGP, get_model
+from mfgp.models.ar1 import HybridGP
+
+DTYPES = [torch.float32, torch.float64]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """Small dense linear algebra is fastest (and not slowed by busy cores) on one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _f0(x: Tensor) -> Tensor:
+    return torch.sin(8 * x[..., 0]) + 0.5 * x[..., 0]
+
+
+def _rows(x: Tensor, level: int) -> Tensor:
+    return torch.cat([x, torch.full_like(x[:, :1], float(level))], dim=-1)
+
+
+def _ar1_data(
+    dtype: torch.dtype,
+    rho: Callable[[Tensor], Tensor] | None = None,
+    n: tuple[int, ...] = (40, 15),
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """Nested two-level AR1 data: f1 = rho(x) f0 + 0.3 (x - 0.5), noise-free."""
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.rand(n[0], 1, generator=g, dtype=torch.float64)
+    x1 = x0[: n[1]]
+    r = (lambda x: 1.8 * torch.ones_like(x[..., 0])) if rho is None else rho
+    y0 = _f0(x0)
+    y1 = r(x1) * _f0(x1) + 0.3 * (x1[..., 0] - 0.5)
+    X = torch.cat([_rows(x0, 0), _rows(x1, 1)])
+    Y = torch.cat([y0, y1]).unsqueeze(-1)
+    return X.to(dtype), Y.to(dtype)
+
+
+def _three_levels(dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+    """Nested three-level data: f1 = 1.5 f0 + d1, f2 = 0.8 f1 + d2."""
+    x0 = torch.linspace(0, 1, 25, dtype=torch.float64).unsqueeze(-1)
+    x1, x2 = x0[::2], x0[::4]
+
+    def f1(x: Tensor) -> Tensor:
+        return 1.5 * _f0(x) + 0.2 * x[..., 0]
+
+    def f2(x: Tensor) -> Tensor:
+        return 0.8 * f1(x) - 0.3 * (x[..., 0] - 0.5) ** 2
+
+    X = torch.cat([_rows(x0, 0), _rows(x1, 1), _rows(x2, 2)])
+    Y = torch.cat([_f0(x0), f1(x1), f2(x2)]).unsqueeze(-1)
+    return X.to(dtype), Y.to(dtype)
+
+
+def _grid(n: int, level: int, dtype: torch.dtype, lo: float = 0.02, hi: float = 0.98) -> Tensor:
+    x = torch.linspace(lo, hi, n, dtype=dtype).unsqueeze(-1)
+    return _rows(x, level)
+
+
+# ------------------------------------------------------------------- known answers
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_recovers_planted_constant_rho(dtype: torch.dtype, mode: str) -> None:
+    X, Y = _ar1_data(dtype)
+    m = AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=60).fit((X, Y), seed=0)
+    rho = m.levels_["1"].rho_a.item()
+    assert abs(rho - 1.8) < 0.05, rho
+    Xt = _grid(7, 1, dtype)
+    truth = 1.8 * _f0(Xt) + 0.3 * (Xt[:, 0] - 0.5)
+    pred = m.predict(Xt)
+    assert pred.mean.dtype == dtype
+    assert ((pred.mean - truth).abs() < 0.02 + 3 * pred.sd).all()
+    assert (pred.mean - truth).abs().median() < 0.02
+
+
+def test_recovers_planted_linear_rho() -> None:
+    def rho(x: Tensor) -> Tensor:
+        return 1.0 + 1.5 * x[..., 0]
+
+    X, Y = _ar1_data(torch.float64, rho=rho, n=(40, 20))
+    m = AR1MultiFidelityGP(rho="linear", rho_features=[0], restarts=1, maxiter=80).fit((X, Y))
+    Xt = _grid(5, 1, torch.float64, 0.1, 0.9)
+    fitted = m.rho(Xt)
+    assert (fitted - rho(Xt)).abs().max() < 0.05, fitted
+    torch.testing.assert_close(
+        m.rho(_grid(3, 0, torch.float64)), torch.ones(3, dtype=torch.float64)
+    )
+
+
+@pytest.mark.parametrize("nlevels", [2, 3])
+def test_recursive_equals_joint_on_nested_design(nlevels: int) -> None:
+    """Le Gratiet & Garnier: for a nested, noise-free design the recursive posterior is the
+    joint KOH posterior (same hyperparameters); the difference is O(noise + round-off)."""
+    X, Y = _three_levels()
+    keep = X[:, -1] < nlevels
+    X, Y = X[keep], Y[keep]
+    m = AR1MultiFidelityGP(mode="recursive", noise=1e-12, restarts=1, maxiter=40).fit((X, Y))
+    joint = m.as_joint()
+    assert joint.config["mode"] == "joint"
+    # mixed levels in one call, inside and outside the data range
+    Xt = torch.cat([_grid(8, k, torch.float64, -0.1, 1.2) for k in range(nlevels)])
+    a, b = m.posterior(Xt), joint.posterior(Xt)
+    scale = a.covariance_matrix.diagonal().max()
+    assert (a.mean - b.mean).abs().max() < 1e-5
+    assert ((a.covariance_matrix - b.covariance_matrix).abs().max() / scale) < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_non_nested_design(mode: str) -> None:
+    """Level-1 inputs that are not level-0 inputs: the recursive mode uses the level-0
+    posterior mean there (an approximation), the joint mode is exact; both recover rho."""
+    g = torch.Generator().manual_seed(5)
+    x0 = torch.linspace(0, 1, 30, dtype=torch.float64).unsqueeze(-1)
+    x1 = torch.rand(12, 1, generator=g, dtype=torch.float64)
+    X = torch.cat([_rows(x0, 0), _rows(x1, 1)])
+    Y = torch.cat([_f0(x0), 1.8 * _f0(x1) + 0.3 * (x1[:, 0] - 0.5)]).unsqueeze(-1)
+    m = AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=60).fit((X, Y))
+    assert abs(m.levels_["1"].rho_a.item() - 1.8) < 0.1
+    Xt = _grid(6, 1, torch.float64, 0.1, 0.9)
+    truth = 1.8 * _f0(Xt) + 0.3 * (Xt[:, 0] - 0.5)
+    assert (m.predict(Xt).mean - truth).abs().max() < 0.05
+
+
+def test_zero_level0_reduces_to_single_task_gp() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(15, 2, generator=g, dtype=torch.float64)
+    X = _rows(x, 1)
+    Y = (torch.sin(5 * x[:, :1]) + x[:, 1:]) * 3 + 10
+
+    def zero(xf: Tensor) -> Tensor:
+        return torch.zeros(xf.shape[:-1], dtype=xf.dtype)
+
+    m = AR1MultiFidelityGP(level0=zero, restarts=1, maxiter=40).fit((X, Y))
+    lvl = m.levels_["1"]
+    c0 = ((0 - m.y_mu) / m.y_sd).item()
+    stgp = SingleTaskGP(
+        x,
+        Y,
+        covar_module=copy.deepcopy(lvl.kernel),
+        mean_module=ConstantMean(),
+        input_transform=Normalize(2, bounds=torch.stack([m.x_lo, m.x_lo + m.x_rng])),
+        outcome_transform=Standardize(1),
+    )
+    with torch.no_grad():
+        stgp.mean_module.constant.fill_(lvl.rho_a.item() * c0 + lvl.mean.constant.item())
+        stgp.likelihood.noise = lvl.likelihood.noise
+    stgp.eval()
+    xt = torch.rand(6, 2, generator=g, dtype=torch.float64) * 1.2
+    a, b = m.posterior(_rows(xt, 1)), stgp.posterior(xt)
+    torch.testing.assert_close(a.mean, b.mean, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(a.variance, b.variance, rtol=1e-6, atol=1e-10)
+
+
+def test_three_levels_with_level0_callable() -> None:
+    X, Y = _three_levels()
+    keep = X[:, -1] > 0  # level 0 given exactly by the callable, no level-0 rows
+
+    m = AR1MultiFidelityGP(level0=_f0, restarts=1, maxiter=60).fit((X[keep], Y[keep]))
+    assert m.n_fidelities_ == 3 and set(m.levels_.keys()) == {"1", "2"}
+    assert abs(m.levels_["1"].rho_a.item() - 1.5) < 0.1
+    assert abs(m.levels_["2"].rho_a.item() - 0.8) < 0.1
+    Xt = _grid(5, 2, torch.float64, 0.1, 0.9)
+    truth = 0.8 * (1.5 * _f0(Xt) + 0.2 * Xt[:, 0]) - 0.3 * (Xt[:, 0] - 0.5) ** 2
+    assert (m.predict(Xt).mean - truth).abs().max() < 0.05
+    # fidelity 0 is the callable itself: exact, zero variance
+    X0 = _grid(4, 0, torch.float64)
+    p0 = m.predict(X0)
+    torch.testing.assert_close(p0.mean, _f0(X0))
+    assert p0.variance.abs().max() < 1e-12
+
+
+def test_three_levels_without_callable_joint() -> None:
+    X, Y = _three_levels()
+    m = AR1MultiFidelityGP(mode="joint", restarts=1, maxiter=40).fit((X, Y))
+    Xt = _grid(5, 2, torch.float64, 0.1, 0.9)
+    truth = 0.8 * (1.5 * _f0(Xt) + 0.2 * Xt[:, 0]) - 0.3 * (Xt[:, 0] - 0.5) ** 2
+    assert (m.predict(Xt).mean - truth).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_posterior_covariance_positive_definite_across_levels(mode: str) -> None:
+    X, Y = _three_levels()
+    m = AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=30).fit((X, Y))
+    Xt = torch.cat([_grid(5, k, torch.float64, 0.05, 1.1) for k in range(3)])
+    for noise in (False, True):
+        cov = m.posterior(Xt, observation_noise=noise).covariance_matrix
+        assert cov.shape == (15, 15)
+        torch.testing.assert_close(cov, cov.transpose(-1, -2))
+        torch.linalg.cholesky(cov)
+        assert torch.linalg.eigvalsh(cov).min() > 0
+    # batched input
+    post = m.posterior(Xt.reshape(3, 5, 2))
+    assert post.mean.shape == (3, 5, 1)
+
+
+# --------------------------------------------------------------------- options
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_transform_bands_positive(dtype: torch.dtype) -> None:
+    X, Y = _ar1_data(dtype, n=(25, 10))
+    Ypos = torch.exp(Y)
+    m = AR1MultiFidelityGP(log_transform=True, restarts=1, maxiter=40).fit((X, Ypos))
+    Xt = _grid(8, 1, dtype, -0.5, 1.5)  # extrapolation too
+    pred = m.predict(Xt)
+    assert (pred.lower > 0).all() and (pred.upper > pred.lower).all()
+    assert ((pred.mean > pred.lower) & (pred.mean < pred.upper)).all()
+    post = m.posterior(Xt)
+    torch.testing.assert_close(post.mean.squeeze(-1), pred.mean)
+    torch.testing.assert_close(post.variance.squeeze(-1), pred.variance)
+    assert (post.rsample(torch.Size([4])) > 0).all()
+    with pytest.raises(InputDataError, match="Y > 0"):
+        AR1MultiFidelityGP(log_transform=True).fit((X, Y - 10))
+
+
+def test_fixed_and_heteroscedastic_noise() -> None:
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(noise=[1e-4, 1e-3], restarts=1, maxiter=20).fit((X, Y))
+    assert not hasattr(m.levels_["0"], "likelihood")
+    torch.testing.assert_close(m._level_noise() * m.y_sd**2, X.new_tensor([1e-4, 1e-3]))
+    Yvar = torch.full_like(Y, 1e-3)
+    mh = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y, Yvar))
+    Xt = _grid(4, 1, torch.float64)
+    latent = mh.predict(Xt).variance
+    noisy = mh.predict(Xt, observation_noise=True).variance
+    torch.testing.assert_close(noisy - latent, torch.full_like(latent, 1e-3))
+
+
+def test_save_load_round_trip(tmp_path) -> None:
+    X, Y = _three_levels()
+    keep = X[:, -1] > 0
+    m = AR1MultiFidelityGP(level0=_f0, rho="linear", delta_mean="linear", restarts=1, maxiter=20)
+    m.fit((X[keep], Y[keep]))
+    m.save(tmp_path / "ar1")
+    with pytest.raises(InputDataError, match="level0=fn"):
+        AR1MultiFidelityGP.load(tmp_path / "ar1")
+    loaded = AR1MultiFidelityGP.load(tmp_path / "ar1", level0=_f0)
+    Xt = torch.cat([_grid(5, k, torch.float64) for k in range(3)])
+    a, b = m.posterior(Xt), loaded.posterior(Xt)
+    torch.testing.assert_close(a.mean, b.mean, rtol=0, atol=0)
+    torch.testing.assert_close(a.covariance_matrix, b.covariance_matrix, rtol=0, atol=0)
+    assert loaded.config == m.config
+    as32 = loaded.to(dtype=torch.float32)
+    assert as32.predict(Xt.float()).mean.dtype == torch.float32
+
+
+def test_level0_module_moves_with_to() -> None:
+    class Law(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("a", torch.tensor(8.0, dtype=torch.float64))
+
+        def forward(self, xf: Tensor) -> Tensor:
+            return torch.sin(self.a * xf[..., 0]) + 0.5 * xf[..., 0]
+
+    X, Y = _ar1_data(torch.float64, n=(20, 10))
+    keep = X[:, -1] > 0
+    law = Law()
+    m = AR1MultiFidelityGP(level0=law, restarts=1, maxiter=20).fit((X[keep], Y[keep]))
+    assert "level0.a" in m.state_dict()
+    m.to(dtype=torch.float32)
+    assert law.a.dtype == torch.float32
+
+
+def test_same_seed_same_fit() -> None:
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    fits = [
+        AR1MultiFidelityGP(mode="joint", restarts=2, maxiter=15).fit((X, Y), seed=3)
+        for _ in range(2)
+    ]
+    s0, s1 = (f.state_dict() for f in fits)
+    for key in s0:
+        torch.testing.assert_close(s0[key], s1[key], rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------- errors
+def test_fit_raises_model_fitting_error_when_cholesky_fails(monkeypatch) -> None:
+    X, Y = _ar1_data(torch.float64, n=(10, 5))
+
+    def broken(A: Tensor, *args, **kwargs):
+        return torch.zeros_like(A), torch.ones(A.shape[:-2], dtype=torch.int32)
+
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", broken)
+    with pytest.warns(Warning), pytest.raises(ModelFittingError, match="all 2 restarts"):
+        AR1MultiFidelityGP(restarts=2, maxiter=5).fit((X, Y))
+
+
+def test_input_errors() -> None:
+    X, Y = _ar1_data(torch.float64, n=(10, 5))
+    with pytest.raises(InputDataError, match="Y must have shape"):
+        AR1MultiFidelityGP().fit((X, Y[:-1]))
+    with pytest.raises(InputDataError, match="mixed dtypes"):
+        AR1MultiFidelityGP().fit((X, Y.float()))
+    with pytest.raises(InputDataError, match="mode"):
+        AR1MultiFidelityGP(mode="exact")
+    with pytest.raises(InputDataError, match="level 1 has no rows"):
+        X2 = X.clone()
+        X2[X2[:, -1] == 1, -1] = 2
+        AR1MultiFidelityGP().fit((X2, Y))
+    with pytest.raises(InputDataError, match="rho_features"):
+        AR1MultiFidelityGP(rho="linear", rho_features=[3]).fit((X, Y))
+    m = AR1MultiFidelityGP(restarts=1, maxiter=5).fit((X, Y))
+    with pytest.raises(InputDataError, match="fidelity index"):
+        m.posterior(_grid(3, 5, torch.float64))
+    with pytest.raises(InputDataError, match="shape"):
+        m.posterior(torch.zeros(3, 4, dtype=torch.float64))
+    with pytest.raises(InputDataError, match="mixed dtypes"):
+        m.posterior(_grid(3, 1, torch.float32))
+
+
+def test_registered_as_ar1_and_hybrid() -> None:
+    assert isinstance(get_model("ar1"), AR1MultiFidelityGP)
+    hybrid = get_model("hybrid", mode="joint")
+    assert isinstance(hybrid, HybridGP) and hybrid.name == "hybrid"
+
+
+# -------------------------------------------------------------------- BoTorch
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, AR1MultiFidelityGP]:
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    return {
+        mode: AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=30).fit((X, Y))
+        for mode in ("recursive", "joint")
+    }
+
+
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_condition_on_observations_and_fantasize(fitted, mode: str) -> None:
+    m = fitted[mode]
+    Xn = _grid(3, 1, torch.float64, 0.9, 0.95)
+    Yn = torch.tensor([[2.0], [2.1], [2.2]], dtype=torch.float64)
+    c = m.condition_on_observations(Xn, Yn)
+    before, after = m.predict(Xn), c.predict(Xn)
+    assert (after.variance < before.variance).all()
+    assert (after.mean - Yn.squeeze(-1)).abs().max() < (before.mean - Yn.squeeze(-1)).abs().max()
+    assert m._cond == [] and m.config["mode"] == mode  # the original is untouched
+    # equals the joint model refitted on the union with the same hyperparameters
+    union = m.as_joint()
+    union.train_X_ = torch.cat([m.train_X_, Xn])
+    union.train_Y_ = torch.cat([m.train_Y_, Yn])
+    Xt = torch.cat([_grid(4, 0, torch.float64), _grid(4, 1, torch.float64)])
+    torch.testing.assert_close(c.posterior(Xt).mean, union.posterior(Xt).mean)
+    fm = m.fantasize(
+        _grid(2, 1, torch.float64).expand(3, 2, 2), SobolQMCNormalSampler(torch.Size([4]))
+    )
+    assert fm.batch_shape == torch.Size([4, 3])
+    assert fm.posterior(_grid(5, 1, torch.float64)).mean.shape == (4, 3, 5, 1)
+
+
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_qmfkg_with_project_and_optimize_acqf(fitted, mode: str) -> None:
+    m = fitted[mode]
+    top = 1.0
+
+    def project(X: Tensor) -> Tensor:
+        Xp = X.clone()
+        Xp[..., -1] = top
+        return Xp
+
+    cost = InverseCostWeightedUtility(
+        cost_model=AffineFidelityCostModel(fidelity_weights={1: 1.0}, fixed_cost=0.5)
+    )
+    current = PosteriorMean(m)(_grid(20, 1, torch.float64).unsqueeze(-2)).max().detach()
+    kg = qMultiFidelityKnowledgeGradient(
+        m, num_fantasies=4, current_value=current, cost_aware_utility=cost, project=project
+    )
+    g = torch.Generator().manual_seed(0)
+    Xc = torch.rand(3, 1 + 4, 2, generator=g, dtype=torch.float64)
+    Xc[..., -1] = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64).view(3, 1)
+    Xc.requires_grad_(True)
+    values = kg(Xc)
+    assert values.shape == (3,) and torch.isfinite(values).all()
+    values.sum().backward()
+    assert torch.isfinite(Xc.grad).all()
+    # discrete fidelities: optimise qMFKG over each level with the fidelity column fixed
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    cand, val = optimize_acqf_mixed(
+        kg,
+        bounds=bounds,
+        q=1,
+        num_restarts=2,
+        raw_samples=8,
+        fixed_features_list=[{1: 0.0}, {1: 1.0}],
+        options={"maxiter": 5, "batch_limit": 2},
+    )
+    assert cand.shape == (1, 2) and cand[0, -1] in (0.0, 1.0) and math.isfinite(val.item())
+
+    X = m.train_X_
+    nei = qLogNoisyExpectedImprovement(
+        m, X_baseline=X[X[:, -1] == top], sampler=SobolQMCNormalSampler(torch.Size([16]))
+    )
+    cand, val = optimize_acqf(
+        nei,
+        bounds=bounds,
+        q=2,
+        num_restarts=2,
+        raw_samples=8,
+        fixed_features={1: top},
+        options={"maxiter": 10},
+    )
+    assert cand.shape == (2, 2) and (cand[:, -1] == top).all() and math.isfinite(val.item())
+
+
+def test_level0_rows_are_ignored_with_a_warning() -> None:
+    X, Y = _ar1_data(torch.float64, n=(12, 6))
+    with pytest.warns(MFGPWarning, match="ignored"):
+        m = AR1MultiFidelityGP(level0=_f0, restarts=1, maxiter=10).fit((X, Y))
+    keep = X[:, -1] > 0
+    ref = AR1MultiFidelityGP(level0=_f0, restarts=1, maxiter=10).fit((X[keep], Y[keep]))
+    Xt = _grid(4, 1, torch.float64)
+    torch.testing.assert_close(m.predict(Xt).mean, ref.predict(Xt).mean)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_cuda_matches_cpu(mode: str) -> None:
+    X, Y = _three_levels()
+    keep = X[:, -1] > 0
+    preds = []
+    for device in ("cpu", "cuda"):
+        data = (X[keep].to(device), Y[keep].to(device))
+        m = AR1MultiFidelityGP(mode=mode, level0=_f0, restarts=1, maxiter=20).fit(data)
+        Xt = torch.cat([_grid(4, k, torch.float64) for k in range(3)]).to(device)
+        post = m.posterior(Xt)
+        assert post.mean.device.type == device
+        preds.append(post.mean.cpu())
+    torch.testing.assert_close(preds[0], preds[1], rtol=1e-4, atol=1e-4)
