@@ -22,7 +22,7 @@ from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError
 from mfgp.models import AR1MultiFidelityGP, get_model
-from mfgp.models.ar1 import HybridGP
+from mfgp.models.hybrid import HybridGP
 
 DTYPES = [torch.float32, torch.float64]
 

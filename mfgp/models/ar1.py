@@ -98,7 +98,7 @@ from mfgp.models.base import Z95, Prediction, ScaleUpModel, register_model
 from mfgp.models.single_gp import matern52_kernel
 from mfgp.settings import jitter_ladder
 
-__all__ = ["AR1MultiFidelityGP", "HybridGP"]
+__all__ = ["AR1MultiFidelityGP"]
 
 log = logging.getLogger(__name__)
 
@@ -951,7 +951,3 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         ]
         return self
 
-
-@register_model("hybrid")
-class HybridGP(AR1MultiFidelityGP):
-    """The seed project's name for the AR1 co-kriging model (same class, same options)."""

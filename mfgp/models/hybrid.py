@@ -1,0 +1,183 @@
+"""``hybrid``: the AR1 co-kriging model that brings its own scaling-law low fidelity.
+
+The seed project's name for the multi-fidelity model. With lower-fidelity rows in the data it is
+exactly :class:`~mfgp.models.ar1.AR1MultiFidelityGP`. With **measurements only** (one fidelity
+level, as in the seed file ``scale, V, t, C``) and no ``level0`` given, it fits a
+:class:`~mfgp.scaling.bases.ScalingLawSurrogate` (a growth curve per run whose parameters are
+power laws of the volume) on the rows passed to :meth:`fit` (the training volumes only: no
+held-out row reaches any fitted quantity) and uses it as a known level 0:
+
+    f_meas(x) = rho(x) * surrogate(x) + delta(x).
+
+The scaling basis (power law, log law or piecewise log-linear in V) is chosen by
+leave-one-scale-out error on the training volumes (``surrogate={"basis": "auto"}``, the default):
+each volume but the smallest is left out in turn, the surrogate is refitted on the others and
+scored on it; the basis with the lowest mean RMSE wins. A fixed basis can be given instead.
+
+The measurements become level 1 inside the model; to the user they stay fidelity 0 (the only
+level of the data), so ``X`` is the same as for any other model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mfgp.exceptions import InputDataError, MFGPError
+from mfgp.models.ar1 import AR1MultiFidelityGP
+from mfgp.models.base import Prediction, as_training_tensors, register_model
+from mfgp.scaling.bases import ScalingLawSurrogate
+
+__all__ = ["HybridGP", "select_surrogate_basis"]
+
+log = logging.getLogger(__name__)
+
+BASES = ("power", "log", "piecewise")
+
+
+def select_surrogate_basis(
+    X_feat: Tensor,
+    y: Tensor,
+    *,
+    groups: list[str] | None = None,
+    candidates: tuple[str, ...] = BASES,
+    **options: Any,
+) -> tuple[str, dict[str, float]]:
+    """Choose the scaling basis of a :class:`ScalingLawSurrogate` by leave-one-scale-out RMSE.
+
+    Args:
+        X_feat: ``n x d`` features (``log10_volume_L`` first, ``time_h`` second).
+        y: ``n`` observations.
+        groups: optional run label per row.
+        candidates: basis names to compare.
+        **options: other :class:`ScalingLawSurrogate` arguments.
+
+    Returns:
+        ``(best basis, {basis: mean leave-one-scale-out RMSE})``; a basis that cannot be fitted
+        with one volume left out scores ``inf``. With fewer than three volumes there is nothing
+        to compare and the first candidate is returned.
+    """
+    lv = X_feat[:, 0]
+    vols = torch.unique(lv)
+    scores: dict[str, float] = {}
+    if vols.numel() < 3:
+        return candidates[0], scores
+    for basis in candidates:
+        errs = []
+        for v in vols[1:]:
+            keep = lv != v
+            g = None if groups is None else [gi for gi, k in zip(groups, keep, strict=True) if k]
+            try:
+                s = ScalingLawSurrogate(basis=basis, **options).fit_features(
+                    X_feat[keep], y[keep], groups=g
+                )
+                pred = s(X_feat[~keep])
+                errs.append(float(torch.sqrt(torch.mean((pred - y[~keep]) ** 2))))
+            except MFGPError:
+                errs.append(math.inf)
+        scores[basis] = sum(errs) / len(errs)
+    best = min(scores, key=lambda b: scores[b])
+    log.info("surrogate basis by leave-one-scale-out RMSE: %s (%s)", best, scores)
+    return best, scores
+
+
+@register_model("hybrid")
+class HybridGP(AR1MultiFidelityGP):
+    """AR1 co-kriging with an automatic scaling-law level 0 for measurement-only data.
+
+    Args:
+        surrogate: keyword arguments of :class:`~mfgp.scaling.bases.ScalingLawSurrogate`
+            (default: Baranyi-Roberts curves; ``basis="auto"`` picks the basis by
+            leave-one-scale-out error on the training data).
+        **options: every option of :class:`~mfgp.models.ar1.AR1MultiFidelityGP`; the default
+            ``delta_mean`` is ``"linear"`` (the discrepancy follows a trend in log volume).
+
+    Example:
+        >>> import pandas as pd
+        >>> from mfgp.data import ScaleUpData
+        >>> data = ScaleUpData("data/bioreactor_scales.csv", target="C")  # doctest: +SKIP
+        >>> train, test = data.holdout_largest(1)  # doctest: +SKIP
+        >>> HybridGP(restarts=1).fit(train).predict(test.X).mean.shape  # doctest: +SKIP
+        torch.Size([26])
+    """
+
+    def __init__(
+        self, *, surrogate: dict[str, Any] | None = None, delta_mean: str = "linear", **options: Any
+    ) -> None:
+        super().__init__(delta_mean=delta_mean, **options)
+        self.config["surrogate"] = dict(surrogate or {})
+
+    @property
+    def _shift(self) -> int:
+        return 1 if self.metadata.get("auto_level0") else 0
+
+    def fit(self, data: Any, *, seed: int | None = 0, **options: Any) -> HybridGP:
+        X, Y, Yvar = as_training_tensors(data)
+        names = list(getattr(data, "fidelity_names", None) or [])
+        single = bool((X[:, -1] == 0).all()) and len(names) <= 1
+        if not single or self.level0 is not None:
+            self.metadata.pop("auto_level0", None)
+            return super().fit(data, seed=seed, **options)
+        if X.shape[-1] < 3:
+            raise InputDataError(
+                "hybrid on measurement-only data fits growth curves and needs a time column "
+                "(time_h); add lower-fidelity rows or use --model gp"
+            )
+        groups = None
+        frame = getattr(data, "frame", None)
+        if frame is not None and "run_id" in frame.columns:
+            groups = frame["run_id"].astype(str).tolist()
+        opts = {"basis": "auto", **self.config["surrogate"]}
+        Xf, yf = X[:, :-1].detach().cpu(), Y[:, 0].detach().cpu()
+        if opts["basis"] == "auto":
+            rest = {k: v for k, v in opts.items() if k != "basis"}
+            opts["basis"], scores = select_surrogate_basis(Xf, yf, groups=groups, **rest)
+            self.metadata["surrogate_loso_rmse"] = scores
+        self.metadata["surrogate"] = opts
+        surrogate = ScalingLawSurrogate(**opts, dtype=X.dtype)
+        surrogate.fit_features(Xf, yf, groups=groups)
+        self.level0 = surrogate.to(X.device)
+        Xs = X.clone()
+        Xs[:, -1] = 1
+        super().fit((Xs, Y, Yvar), seed=seed, **options)
+        for key in ("feature_names", "target"):
+            if getattr(data, key, None) is not None:
+                value = getattr(data, key)
+                self.metadata[key] = value if isinstance(value, str) else list(value)
+        self.metadata["fidelity_names"] = ["scaling_law_surrogate", *(names or ["measured"])]
+        self.metadata["auto_level0"] = True
+        return self
+
+    def _internal_X(self, X: Tensor) -> Tensor:
+        if not self._shift:
+            return X
+        if not isinstance(X, Tensor) or bool((X[..., -1] != 0).any()):
+            raise InputDataError(
+                "this hybrid model was fitted on one fidelity level: the last column of X must "
+                "be 0 (the measurements)"
+            )
+        Xs = X.clone()
+        Xs[..., -1] = 1
+        return Xs
+
+    def posterior(self, X: Tensor, *args: Any, **kwargs: Any):  # type: ignore[override]
+        return super().posterior(self._internal_X(X), *args, **kwargs)
+
+    def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
+        return super().predict(self._internal_X(X), observation_noise=observation_noise)
+
+    def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> HybridGP:
+        return super().condition_on_observations(self._internal_X(X), Y, **kwargs)
+
+    def as_joint(self) -> HybridGP:
+        return super().as_joint()  # type: ignore[return-value]
+
+    def _restore(self, state: dict[str, Any], metadata: dict[str, Any]) -> None:
+        if metadata.get("auto_level0") and self.level0 is None:
+            self.level0 = ScalingLawSurrogate(**metadata["surrogate"], dtype=state["train_X"].dtype)
+        self.metadata = dict(metadata)
+        super()._restore(state, metadata)
