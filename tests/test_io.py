@@ -23,6 +23,9 @@ def test_atomic_writes_leave_no_temp_files(tmp_path):
     assert pd.read_csv(tmp_path / "x.csv")["a"].tolist() == [1, 2]
     assert torch.equal(torch.load(tmp_path / "x.pt")["t"], torch.ones(2))
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "x.csv").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_failed_write_keeps_old_file(tmp_path):
