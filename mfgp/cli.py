@@ -2,6 +2,8 @@
 
 Subcommands:
     run       fit models on the training volumes, evaluate on the held-out largest volumes.
+    simulate  simulate one fed-batch run at a volume under a scale-up rule (mfgp.simulate).
+    suggest   propose the next runs (cost-aware acquisition, mfgp.acquisition).
 
 Errors in the user's input print one line (``error: ...``) and exit with status 2.
 """
@@ -63,11 +65,140 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     d = result.metrics["data"]
     print(
-        f"{d['target']}: trained on {d['train_volumes_L']} L, "
-        f"held out {d['test_volumes_L']} L ({d['test_rows']} rows)"
+        f"{d['target']} from {d['features']} at fidelities {d['fidelities']}: trained on "
+        f"{d['train_volumes_L']} L, held out {d['test_volumes_L']} L ({d['test_rows']} rows)"
     )
     print(format_table(result.table))
     print(f"wrote {result.out_dir}/metrics.json, predictions.csv, models/")
+    return 0
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="simulate one fed-batch run at a volume under a scale-up rule",
+        description="Carry a reference run (10 L, H/T = 1) to --volume with a scale-up rule and "
+        "simulate the fed-batch time course (biomass, glucose, acetate, DO, titer). Prints CSV, "
+        "or writes it atomically to --out.",
+    )
+    p.add_argument("--volume", type=float, required=True, help="working volume in litres")
+    p.add_argument(
+        "--rule",
+        default="constant-P/V",
+        help="constant-P/V (default), constant-tip-speed, constant-kLa, constant-mixing-time, "
+        "constant-Re",
+    )
+    p.add_argument("--rpm", type=float, help="stirrer speed (overrides --rule)")
+    p.add_argument("--reference-volume", type=float, default=10.0, help="litres (default 10)")
+    p.add_argument("--reference-rpm", type=float, default=1000.0, help="default 1000")
+    p.add_argument("--vvm", type=float, default=1.0, help="aeration (default 1)")
+    p.add_argument("--feed", type=float, default=6.5, help="max glucose feed, g/L/h (6.5)")
+    p.add_argument("--hours", type=float, default=36.0, help="duration (default 36)")
+    p.add_argument("--n-times", type=int, default=13, help="sampling times (default 13)")
+    p.add_argument("--simplified", action="store_true", help="no feed-zone gradient/heat limit")
+    p.add_argument("--noise", type=float, default=0.0, help="relative noise (default 0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="CSV file to write (default: print to stdout)")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from mfgp.io import atomic_write_csv
+    from mfgp.simulate import simulate
+
+    result = simulate(
+        args.volume,
+        rule=args.rule,
+        rpm=args.rpm,
+        vvm=args.vvm,
+        feed_gLh=args.feed,
+        hours=args.hours,
+        n_times=args.n_times,
+        reference_volume_L=args.reference_volume,
+        reference_rpm=args.reference_rpm,
+        simplified=args.simplified,
+        noise=args.noise,
+        seed=args.seed,
+    )
+    frame = result.to_frame().round(6)
+    c = result.conditions
+    logging.getLogger("mfgp.cli").info(
+        "%.6g L: %.1f rpm, P/V %.0f W/m3, tip speed %.2f m/s, kLa %.0f 1/h, mixing time %.1f s, "
+        "feed cap %.2f g/L/h (limited by %s)",
+        args.volume,
+        float(c.rpm),
+        float(c.p_per_v),
+        float(c.tip_speed),
+        float(c.kla_per_h),
+        float(c.mixing_time_s),
+        result.feed_cap_gLh,
+        result.limited_by,
+    )
+    if args.out:
+        atomic_write_csv(args.out, frame)
+        print(f"wrote {args.out} ({len(frame)} rows)")
+    else:
+        print(frame.to_csv(index=False), end="")
+    return 0
+
+
+def _add_suggest(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "suggest",
+        help="propose the next runs (scale and operating point), cost-aware",
+        description="Fit a model and propose the next --q runs among the scale options of "
+        "--costs: 'learn' reduces the variance of the prediction at --target-volume per unit "
+        "cost, 'optimise' seeks the best response there (cost-aware multi-fidelity max-value "
+        "entropy). Writes suggestions.csv and suggestions.json into --out. Scale names: lab = "
+        "the largest measured volume <= 10 L in the data, pilot = the largest in (10, 1000] L, "
+        "a fidelity name = that level at the target volume; or give --scales lab=2,pilot=200.",
+    )
+    p.add_argument("--data", required=True, help="CSV file in the long format (see README)")
+    p.add_argument("--target", required=True, help="response column, e.g. titer_gL")
+    p.add_argument("--goal", choices=("learn", "optimise", "optimize", "ei"), help="default learn")
+    p.add_argument("--q", type=int, help="number of runs to propose (default 1)")
+    p.add_argument("--costs", help="cost of each scale option: lab=1,pilot=20")
+    p.add_argument("--target-volume", type=float, help="production volume in litres")
+    p.add_argument("--scales", help="volume of each named option in litres: lab=2,pilot=200")
+    p.add_argument("--config", help="TOML file: bounds, fixed values, options, constraints")
+    p.add_argument("--model", help="model name (default ar1)")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--candidates", type=int, help="candidate points per option (default 512)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--out", default="outputs", help="output folder (default outputs/)")
+    p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
+    p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
+    p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
+    p.set_defaults(func=_cmd_suggest)
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from mfgp.acquisition import format_suggestions, run_suggest
+
+    result = run_suggest(
+        args.data,
+        target=args.target,
+        goal=args.goal,
+        q=args.q,
+        costs=args.costs,
+        target_volume_L=args.target_volume,
+        scales=args.scales,
+        config=args.config,
+        model=args.model,
+        seed=args.seed,
+        n_candidates=args.candidates,
+        out=args.out,
+        device=args.device,
+        data_options={
+            "fidelity_order": args.fidelity_order,
+            "features": args.features,
+            "ignore": args.ignore,
+        },
+    )
+    frame = result.suggestions.frame
+    print(f"goal {result.suggestions.goal}: gain = {frame.attrs.get('gain_unit')}")
+    print(format_suggestions(frame))
+    print(f"wrote {result.out_dir}/suggestions.csv, suggestions.json")
     return 0
 
 
@@ -80,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
+    _add_simulate(sub)
+    _add_suggest(sub)
     return parser
 
 

@@ -73,3 +73,17 @@ def test_errors_exit_2_with_message(tmp_path, capsys, args, message):
 def test_resolve_model_names():
     assert resolve_model_names("gp") == ["gp"]
     assert "gp" in resolve_model_names("all")
+
+
+def test_seed_style_script(tmp_path, monkeypatch):
+    import runpy
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_bioreactor_scaling.py"
+    args = ["--data", "bioreactor_scales.csv", "--target", "C", "--model", "gp", "--out", "o"]
+    monkeypatch.setattr(sys, "argv", [str(script), *args])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exc.value.code == 0
+    assert (tmp_path / "o" / "report.md").is_file()
