@@ -52,7 +52,17 @@ def resolve_model_names(spec: str | Sequence[str]) -> list[str]:
     names = [n for n in names if n]
     known = available_models()
     if names == ["all"]:
-        return [n for n in known if n != "hybrid"]  # hybrid is an alias of ar1
+        out = []
+        for n in known:
+            if n == "ar1":  # `all` runs the AR1 model under its seed name, hybrid
+                continue
+            try:
+                get_model(n)
+            except ImportError as err:  # an optional package (mfgp[boost]) is missing
+                log.warning("skipping %s: %s", n, err)
+                continue
+            out.append(n)
+        return out
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise InputDataError(f"unknown model {unknown or spec!r}; choose from {known} or 'all'")

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from mfgp.data import ScaleUpData
 from mfgp.models import get_model, load_model
+
+
+def skip_if_missing(name: str) -> None:
+    """Skip (a real pytest skip) when the model's optional package is not installed."""
+    try:
+        get_model(name)
+    except ImportError as err:
+        pytest.skip(f"{name}: {err}")
 
 
 def check_model_contract(name: str, frame, *, device: str, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import torch
 from mfgp.data import ScaleUpData
 from mfgp.models import available_models
 
-from .model_contract import check_model_contract
+from .model_contract import check_model_contract, skip_if_missing
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
@@ -24,6 +24,7 @@ def test_data_on_cuda(mf_frame):
 
 @pytest.mark.parametrize("name", [m for m in available_models() if m != "hybrid"])
 def test_model_contract_cuda(name, mf_frame, tmp_path):
+    skip_if_missing(name)
     check_model_contract(name, mf_frame, device="cuda", tmp_path=tmp_path)
 
 

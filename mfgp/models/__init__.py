@@ -16,14 +16,35 @@ from mfgp.models.base import (
     load_model,
     register_model,
 )
+from mfgp.models.baselines import DiscrepancyGP, LassoBaseline, RidgeBaseline, ScalingLawOnly
+from mfgp.models.classic import ClassicScaling
+from mfgp.models.ensembles import (
+    GradientBoostedTrees,
+    LightGBMQuantile,
+    MLPEnsemble,
+    RandomForest,
+    XGBoostQuantile,
+)
+from mfgp.models.hybrid import HybridGP
 from mfgp.models.single_gp import SingleFidelityGP
 
 __all__ = [
     "AR1MultiFidelityGP",
+    "ClassicScaling",
+    "DiscrepancyGP",
+    "GradientBoostedTrees",
+    "HybridGP",
+    "LassoBaseline",
+    "LightGBMQuantile",
+    "MLPEnsemble",
     "MODEL_REGISTRY",
     "Prediction",
+    "RandomForest",
+    "RidgeBaseline",
+    "ScalingLawOnly",
     "ScaleUpModel",
     "SingleFidelityGP",
+    "XGBoostQuantile",
     "available_models",
     "get_model",
     "load_model",
