@@ -349,9 +349,12 @@ class ScalingLawSurrogate(nn.Module):
             ModelFittingError: a growth-curve fit failed.
         """
         dtype, device = self.coef_.dtype, self.coef_.device
-        lv = _as_1d("log10_volume", log10_volume, torch.float64)
-        tt = _as_1d("time_h", time_h, torch.float64)
-        yy = _as_1d("y", y, torch.float64)
+        # fitting runs on the CPU (the growth curves are fitted with scipy); the coefficients
+        # are then copied to the surrogate's device
+        cpu = torch.device("cpu")
+        lv = _as_1d("log10_volume", log10_volume, torch.float64, cpu)
+        tt = _as_1d("time_h", time_h, torch.float64, cpu)
+        yy = _as_1d("y", y, torch.float64, cpu)
         n = lv.numel()
         if tt.numel() != n or yy.numel() != n:
             raise InputDataError(
@@ -364,7 +367,7 @@ class ScalingLawSurrogate(nn.Module):
                 raise InputDataError(
                     f"operating_columns={list(self.operating_columns)} needs operating= (n x {q})"
                 )
-            ops = torch.as_tensor(operating, dtype=torch.float64).reshape(n, -1)
+            ops = torch.as_tensor(operating, dtype=torch.float64, device=cpu).reshape(n, -1)
             if ops.shape[1] != q:
                 raise InputDataError(f"operating must be n x {q}, got {tuple(ops.shape)}")
         else:
