@@ -93,8 +93,18 @@ class HybridGP(AR1MultiFidelityGP):
         surrogate: keyword arguments of :class:`~mfgp.scaling.bases.ScalingLawSurrogate`
             (default: Baranyi-Roberts curves; ``basis="auto"`` picks the basis by
             leave-one-scale-out error on the training data).
-        **options: every option of :class:`~mfgp.models.ar1.AR1MultiFidelityGP`; the default
-            ``delta_mean`` is ``"linear"`` (the discrepancy follows a trend in log volume).
+        rho: ``"linear"`` (default: the scale factor is linear in ``log10_volume_L``, because
+            the agreement between a cheap level and the measurements changes with scale) or
+            ``"constant"``.
+        delta_mean: ``"linear"`` (default: the discrepancy follows a trend in the inputs, so
+            extrapolation in log volume follows it with growing uncertainty), ``"constant"`` or
+            ``"zero"``.
+        **options: every other option of :class:`~mfgp.models.ar1.AR1MultiFidelityGP`.
+
+    The two defaults were chosen on a validation split of the default data set that never
+    touches its production volumes (train on measurements up to 100 L, predict 1000 L): RMSE
+    0.291 (linear, linear) against 0.300-0.306 for the other three combinations, NLPD 0.89
+    against 0.91-0.99.
 
     Example:
         >>> import pandas as pd
@@ -106,9 +116,14 @@ class HybridGP(AR1MultiFidelityGP):
     """
 
     def __init__(
-        self, *, surrogate: dict[str, Any] | None = None, delta_mean: str = "linear", **options: Any
+        self,
+        *,
+        surrogate: dict[str, Any] | None = None,
+        rho: str = "linear",
+        delta_mean: str = "linear",
+        **options: Any,
     ) -> None:
-        super().__init__(delta_mean=delta_mean, **options)
+        super().__init__(rho=rho, delta_mean=delta_mean, **options)
         self.config["surrogate"] = dict(surrogate or {})
 
     @property
