@@ -43,6 +43,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
     p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
     p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
+    p.add_argument(
+        "--suggest-costs",
+        metavar="NAME=COST,...",
+        help="also propose the next runs (e.g. lab=1,pilot=20), as if the held-out volumes "
+        "had not been run; see mfgp suggest",
+    )
+    p.add_argument("--suggest-q", type=int, default=3, help="runs to propose (default 3)")
+    p.add_argument("--suggest-goal", default="learn", choices=("learn", "optimise"))
+    p.add_argument("--target-volume", type=float, help="production volume for --suggest-costs")
     p.set_defaults(func=_cmd_run)
 
 
@@ -62,6 +71,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "features": args.features,
             "ignore": args.ignore,
         },
+        suggest=None
+        if not args.suggest_costs
+        else {
+            "costs": args.suggest_costs,
+            "q": args.suggest_q,
+            "goal": args.suggest_goal,
+            "target_volume_L": args.target_volume,
+        },
     )
     d = result.metrics["data"]
     print(
@@ -69,7 +86,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"{d['train_volumes_L']} L, held out {d['test_volumes_L']} L ({d['test_rows']} rows)"
     )
     print(format_table(result.table))
-    print(f"wrote {result.out_dir}/metrics.json, predictions.csv, models/")
+    if result.suggestions is not None:
+        from mfgp.acquisition import format_suggestions
+
+        print("next runs:")
+        print(format_suggestions(result.suggestions))
+    print(f"wrote {result.out_dir}/: metrics.json, predictions.csv, report.md, figures/, models/")
     return 0
 
 
@@ -193,6 +215,14 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             "fidelity_order": args.fidelity_order,
             "features": args.features,
             "ignore": args.ignore,
+        },
+        suggest=None
+        if not args.suggest_costs
+        else {
+            "costs": args.suggest_costs,
+            "q": args.suggest_q,
+            "goal": args.suggest_goal,
+            "target_volume_L": args.target_volume,
         },
     )
     frame = result.suggestions.frame

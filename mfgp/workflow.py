@@ -37,6 +37,7 @@ class RunResult:
         metrics: the content of ``metrics.json``.
         out_dir: the folder written.
         models: the fitted models by name.
+        suggestions: the proposed next runs, when asked for.
     """
 
     table: pd.DataFrame
@@ -44,6 +45,7 @@ class RunResult:
     metrics: dict[str, Any]
     out_dir: Path
     models: dict[str, Any] = field(default_factory=dict)
+    suggestions: pd.DataFrame | None = None
 
 
 def resolve_model_names(spec: str | Sequence[str]) -> list[str]:
@@ -80,6 +82,7 @@ def run(
     seed: int = 0,
     data_options: dict[str, Any] | None = None,
     report: bool = True,
+    suggest: dict[str, Any] | None = None,
 ) -> RunResult:
     """Fit ``models`` on all but the ``holdout_largest`` largest measured volumes, predict those,
     and write ``metrics.json``, ``predictions.csv`` and ``models/<name>/`` into ``out``.
@@ -95,6 +98,12 @@ def run(
         data_options: extra keyword arguments for :class:`ScaleUpData` (``fidelity_order``,
             ``features``, ``ignore``).
         report: also write ``figures/*.png`` and ``report.md`` (see :mod:`mfgp.report`).
+        suggest: if given, propose the next experiments with :func:`mfgp.acquisition.suggest`
+            from the first fitted multi-fidelity model (else the first model), as if the
+            held-out volumes had not been run yet. Keys: ``costs`` (required, e.g.
+            ``"lab=1,pilot=20"``), ``goal`` (default ``"learn"``), ``q`` (default 3),
+            ``target_volume_L`` (default: the largest held-out volume), ``scales``.
+            Written to ``suggestions.csv`` and the report.
 
     Returns:
         A :class:`RunResult`.
@@ -172,12 +181,51 @@ def run(
     io.atomic_write_json(out / "metrics.json", metrics)
     io.atomic_write_csv(out / "predictions.csv", predictions)
     result = RunResult(table, predictions, metrics, out, fitted)
+    suggestions = None
+    if suggest is not None:
+        suggestions = _suggest(fitted, train, test, suggest, seed=seed)
+        io.atomic_write_csv(out / "suggestions.csv", suggestions)
+        result.suggestions = suggestions
     if report:
         from mfgp.report import write_figures, write_report
 
         figures = write_figures(result, train)
-        write_report(result, data, train, figures=figures)
+        write_report(result, data, train, figures=figures, suggestions=suggestions)
     return result
+
+
+def _suggest(
+    fitted: dict[str, Any],
+    train: ScaleUpData,
+    test: ScaleUpData,
+    options: dict[str, Any],
+    *,
+    seed: int,
+) -> pd.DataFrame:
+    from mfgp.acquisition import SearchSpace, suggest
+
+    opts = dict(options)
+    if not opts.get("costs"):
+        raise InputDataError("suggest needs costs, e.g. --suggest-costs lab=1,pilot=20")
+    name = next((n for n, m in fitted.items() if m.multi_fidelity), next(iter(fitted)))
+    space = SearchSpace.from_data(
+        train,
+        costs=opts["costs"],
+        target_volume_L=float(opts.get("target_volume_L") or test.volumes().max()),
+        scales=opts.get("scales"),
+    )
+    log.info("suggesting the next runs with %s (goal %s)", name, opts.get("goal", "learn"))
+    result = suggest(
+        fitted[name],
+        space,
+        goal=opts.get("goal", "learn"),
+        q=int(opts.get("q", 3)),
+        seed=seed,
+        fidelity_names=train.fidelity_names,
+    )
+    frame = result.frame.copy()
+    frame.insert(0, "model", name)
+    return frame
 
 
 def format_table(

@@ -87,3 +87,24 @@ def test_seed_style_script(tmp_path, monkeypatch):
         runpy.run_path(str(script), run_name="__main__")
     assert exc.value.code == 0
     assert (tmp_path / "o" / "report.md").is_file()
+
+
+def test_run_with_suggestions(tmp_path, mf_frame):
+    result = run(
+        _small_mf(mf_frame),
+        target="C",
+        models="hybrid",
+        out=tmp_path,
+        suggest={"costs": "lab=1,pilot=20", "q": 2},
+    )
+    sug = pd.read_csv(tmp_path / "suggestions.csv")
+    assert len(sug) == 2 and set(sug["option"]) <= {"lab", "pilot"}
+    assert (sug["model"] == "hybrid").all()
+    assert "## Next experiment" in (tmp_path / "report.md").read_text()
+    assert result.suggestions is not None
+
+
+def _small_mf(frame):
+    from mfgp.data import ScaleUpData
+
+    return ScaleUpData(frame, target="C")
