@@ -1,0 +1,19 @@
+"""scripts/make_seed_dataset.py regenerates data/bioreactor_scales.csv bit for bit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_seed_file_is_reproduced(tmp_path):
+    out = tmp_path / "seed.csv"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_seed_dataset.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    assert out.read_bytes() == (ROOT / "data" / "bioreactor_scales.csv").read_bytes()
