@@ -5,10 +5,11 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATA ?= data/bioreactor_scales.csv
-TARGET ?= C
+# The main job: every model on the default multi-fidelity data, production volumes held out.
+DATA ?= data/bioreactor_multifidelity.csv
+TARGET ?= titer_gL
 OUT ?= outputs
-ARGS ?=
+ARGS ?= --ignore biomass_gL --holdout-largest 2 --model all --suggest-costs lab=1,pilot=20
 
 .PHONY: run test lint format clean
 
@@ -20,10 +21,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(VENV)/bin/mfgp run --data $(DATA) --target $(TARGET) --out $(OUT) $(ARGS)
+	MPLBACKEND=Agg $(VENV)/bin/mfgp run --data $(DATA) --target $(TARGET) --out $(OUT) $(ARGS)
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q $(ARGS)
+	MPLBACKEND=Agg $(PY) -m pytest -q $(TEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check mfgp tests benchmarks scripts
