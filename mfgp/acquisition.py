@@ -20,7 +20,11 @@ Two goals:
     :class:`~botorch.acquisition.cost_aware.InverseCostWeightedUtility`
     (:class:`CostWeightedIntegratedVarianceReduction`). For models without ``fantasize`` the
     same reduction is computed in closed form from the joint posterior covariance,
-    ``K_MA (K_AA + N_A)^{-1} K_AM`` (:class:`ClosedFormVarianceReduction`).
+    ``K_MA (K_AA + N_A)^{-1} K_AM`` (:class:`ClosedFormVarianceReduction`). The closed form is
+    the default for every model (``closed_form=True``): it equals the fantasy version for GPs
+    (tested) and costs one posterior per batch of candidates rather than one conditioned model
+    per candidate, which on the default data set (~1000 training rows) is the difference
+    between seconds and tens of minutes.
 
 ``optimise``
     Find the operating point that maximises the predicted top-fidelity response at the target
@@ -902,6 +906,7 @@ def build_acquisition(
     n_mc: int = 128,
     num_mv_samples: int = 10,
     num_y_samples: int = 64,
+    closed_form: bool = True,
 ) -> AcquisitionFunction:
     """The cost-aware acquisition function of ``goal`` (see the module docstring).
 
@@ -912,6 +917,10 @@ def build_acquisition(
         seed: seed of samplers and of the Sobol target set.
         n_mc: target-scale points (variance integration / max-value samples).
         num_mv_samples, num_y_samples: MF-MES Monte Carlo sizes.
+        closed_form: for ``learn``, compute the variance reduction in closed form from the
+            posterior covariance (default; exact for GPs and far cheaper: one posterior per
+            batch of candidates instead of one conditioned model per candidate); ``False``
+            fantasises each candidate with BoTorch's ``qNegIntegratedPosteriorVariance``.
 
     Returns:
         A BoTorch acquisition function of runs ``batch x 1 x (d + 1)``.
@@ -922,11 +931,11 @@ def build_acquisition(
     cost_model = OptionCostModel(space.options).to(**kw)
     if goal == "learn":
         mc = space.target_points(n_mc, seed=seed + 1, **kw)
+        if closed_form or not hasattr(model, "fantasize"):
+            return ClosedFormVarianceReduction(model, mc, cost_model)
         # a recursive AR1 conditions in joint mode (exact KOH given its hyperparameters): take
         # the baseline variance from the same joint posterior as the fantasies
         model = model.as_joint() if hasattr(model, "as_joint") else model
-        if not hasattr(model, "fantasize"):
-            return ClosedFormVarianceReduction(model, mc, cost_model)
         return CostWeightedIntegratedVarianceReduction(model, mc, cost_model, seed=seed)
     if goal == "optimise":
         mc = space.target_points(n_mc, seed=seed + 1, **kw)
