@@ -216,14 +216,6 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             "features": args.features,
             "ignore": args.ignore,
         },
-        suggest=None
-        if not args.suggest_costs
-        else {
-            "costs": args.suggest_costs,
-            "q": args.suggest_q,
-            "goal": args.suggest_goal,
-            "target_volume_L": args.target_volume,
-        },
     )
     frame = result.suggestions.frame
     print(f"goal {result.suggestions.goal}: gain = {frame.attrs.get('gain_unit')}")
