@@ -26,6 +26,7 @@ from mfgp.models.ensembles import (
     XGBoostQuantile,
 )
 from mfgp.models.hybrid import HybridGP
+from mfgp.models.nargp import NARGP
 from mfgp.models.single_gp import SingleFidelityGP
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "LightGBMQuantile",
     "MLPEnsemble",
     "MODEL_REGISTRY",
+    "NARGP",
     "Prediction",
     "RandomForest",
     "RidgeBaseline",

@@ -950,4 +950,3 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             for x, y, n in getattr(self, "_cond", [])
         ]
         return self
-

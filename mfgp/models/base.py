@@ -419,5 +419,3 @@ def load_model(
     state = torch.load(state_file, map_location="cpu", weights_only=False)
     model._restore(state, meta.get("metadata", {}))
     return model.to(resolve_device(device))
-
-

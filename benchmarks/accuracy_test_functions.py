@@ -1,0 +1,404 @@
+"""Accuracy of mfgp's multi-fidelity models and peer libraries on standard test functions.
+
+For every test function of :mod:`mfgp.benchmarks.functions` and every seed, one nested Sobol
+design (``make_problem``) is drawn and every model is fitted on exactly that design in this
+process; predictions of the top level at 1000 Latin-hypercube test points give NRMSE (RMSE over
+the standard deviation of the test values), NLPD and the coverage of the 95 % interval. The
+tables report the median over seeds.
+
+Training sizes (lowest level first): 50/10 in 1D, 80/20 in 2-4D, 200/40 in 8D, and 80/40/20 for
+the three-level functions (Branin, Hartmann-3).
+
+Models: ``ar1`` (mfgp ``AR1MultiFidelityGP``, recursive, constant rho), ``nargp`` (mfgp
+``NARGP``), ``botorch_stmf`` (BoTorch ``SingleTaskMultiFidelityGP``), ``emukit_ar1``,
+``emukit_nargp`` and ``smt_mfk`` (skipped with the reason recorded when not installed).
+
+Usage::
+
+    .venv/bin/python benchmarks/accuracy_test_functions.py                # everything, 5 seeds
+    .venv/bin/python benchmarks/accuracy_test_functions.py --quick        # smoke run
+    .venv/bin/python benchmarks/accuracy_test_functions.py --problems forrester,park \\
+        --models ar1,nargp,botorch_stmf --seeds 3
+
+Writes ``benchmarks/results/accuracy_test_functions.{csv,json,md}`` (after every problem, so an
+interrupted run keeps what it finished).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from mfgp import io, metrics
+from mfgp.benchmarks.functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
+from mfgp.benchmarks.peers import MFGPAdapter, Peer, get_peer
+
+OUT = Path(__file__).resolve().parent / "results"
+ALL_MODELS = ("ar1", "nargp", "botorch_stmf", "emukit_ar1", "emukit_nargp", "smt_mfk")
+MFGP_MODELS = ("ar1", "nargp")
+PEERS = ("botorch_stmf", "emukit_ar1", "emukit_nargp", "smt_mfk")
+PROBLEM_ORDER = ("forrester", "nonlinear_pair", "currin", "park", "hartmann3", "branin", "borehole")
+
+
+def make_model(name: str, quick: bool) -> Peer:
+    """The adapter for ``name`` (mfgp models are imported here so that --models can skip them)."""
+    restarts = 1 if quick else 3
+    if name == "ar1":
+        from mfgp.models.ar1 import AR1MultiFidelityGP
+
+        return MFGPAdapter("ar1", lambda: AR1MultiFidelityGP(mode="recursive", restarts=restarts))
+    if name == "nargp":
+        from mfgp.models.nargp import NARGP
+
+        return MFGPAdapter("nargp", lambda: NARGP(restarts=restarts))
+    if name in ("emukit_ar1", "emukit_nargp"):
+        return get_peer(name, restarts=restarts)
+    return get_peer(name)
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def peer_versions() -> dict[str, str]:
+    out = {}
+    for mod in ("emukit", "GPy", "smt", "numpy", "scipy"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception as err:  # noqa: BLE001 - record why a peer is missing
+            out[mod] = f"not available ({type(err).__name__}: {err})"
+    return out
+
+
+def evaluate(
+    model: Peer, X: torch.Tensor, Y: torch.Tensor, Xt: torch.Tensor, Yt: torch.Tensor, seed: int
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mean, var = model.fit_predict(X, Y, Xt, seed=seed)
+    elapsed = time.perf_counter() - t0
+    y = Yt.squeeze(-1).double()
+    mean, var = mean.double(), var.double().clamp_min(0)
+    sd = var.sqrt()
+    return {
+        "status": "ok",
+        "nrmse": metrics.nrmse(y, mean),
+        "nlpd": metrics.nlpd(y, mean, var),
+        "coverage95": metrics.coverage(y, mean - 1.959964 * sd, mean + 1.959964 * sd),
+        "fit_predict_s": elapsed,
+    }
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    ok = rows[rows.status == "ok"]
+    if ok.empty:
+        return pd.DataFrame()
+    agg = ok.groupby(["problem", "model"], sort=False).agg(
+        nrmse=("nrmse", "median"),
+        nlpd=("nlpd", "median"),
+        coverage95=("coverage95", "median"),
+        fit_predict_s=("fit_predict_s", "median"),
+        n_seeds=("seed", "nunique"),
+    )
+    return agg.reset_index()
+
+
+def goals(summary: pd.DataFrame, problems: list[str]) -> list[dict[str, Any]]:
+    """Check the issue's goals on the median results; 'n/a' where a needed model is missing."""
+    out: list[dict[str, Any]] = []
+    if summary.empty:
+        return out
+    s = summary.set_index(["problem", "model"])
+
+    def get(p: str, m: str, col: str) -> float | None:
+        return float(s.loc[(p, m), col]) if (p, m) in s.index else None
+
+    for p in problems:
+        f = get_function(p)
+        if f.linear_correlation:
+            ar1 = get(p, "ar1", "nrmse")
+            peers = {m: get(p, m, "nrmse") for m in PEERS}
+            peers = {m: v for m, v in peers.items() if v is not None}
+            if ar1 is None or not peers:
+                met, detail = "n/a", "ar1 or every peer missing"
+            else:
+                best = min(peers, key=peers.get)
+                met = "yes" if ar1 <= peers[best] else "no"
+                detail = f"ar1 {ar1:.4g} vs best peer {best} {peers[best]:.4g}"
+            out.append(
+                {
+                    "goal": "AR1 NRMSE <= best peer (linear problem)",
+                    "problem": p,
+                    "met": met,
+                    "detail": detail,
+                }
+            )
+        if p == "nonlinear_pair":
+            ours, theirs = get(p, "nargp", "nrmse"), get(p, "emukit_nargp", "nrmse")
+            if ours is None or theirs is None:
+                met, detail = "n/a", "nargp or emukit_nargp missing"
+            else:
+                met = "yes" if ours <= theirs else "no"
+                detail = f"nargp {ours:.4g} vs emukit_nargp {theirs:.4g}"
+            out.append(
+                {"goal": "NARGP NRMSE <= Emukit NARGP", "problem": p, "met": met, "detail": detail}
+            )
+        for m in MFGP_MODELS:
+            c = get(p, m, "coverage95")
+            if c is None:
+                continue
+            out.append(
+                {
+                    "goal": f"{m} 95% coverage in [0.90, 0.98]",
+                    "problem": p,
+                    "met": "yes" if 0.90 <= c <= 0.98 else "no",
+                    "detail": f"{c:.3f}",
+                }
+            )
+    return out
+
+
+def markdown(
+    summary: pd.DataFrame, rows: pd.DataFrame, meta: dict[str, Any], goal_rows: list[dict[str, Any]]
+) -> str:
+    lines = [
+        "# Accuracy on multi-fidelity test functions",
+        "",
+        f"Date: {meta['date']}. Machine: {meta['machine']['platform']}, "
+        f"{meta['machine']['cpu_count']} CPU cores (shared), torch threads "
+        f"{meta['machine']['torch_threads']}. Command: `{meta['command']}`.",
+        f"Versions: {', '.join(f'{k} {v}' for k, v in {**meta['versions'], **meta['peer_versions']}.items())}.",  # noqa: E501
+        "",
+        f"Median over seeds {meta['seeds']} of NRMSE (RMSE / std of the {meta['n_test']} "
+        "top-level test values), NLPD and 95 % coverage. Sizes per level (lowest first): "
+        + "; ".join(f"{p} {'/'.join(map(str, n))}" for p, n in meta["sizes"].items())
+        + ".",
+        "",
+    ]
+    if not summary.empty:
+        for col, title, fmt in (
+            ("nrmse", "NRMSE (lower is better)", "{:.4f}"),
+            ("nlpd", "NLPD (lower is better)", "{:.3f}"),
+            ("coverage95", "95 % coverage (target 0.95)", "{:.3f}"),
+            ("fit_predict_s", "fit + predict time, s (median)", "{:.1f}"),
+            ("n_seeds", "seeds completed (medians above are over these)", "{:.0f}"),
+        ):
+            tab = summary.pivot(index="problem", columns="model", values=col)
+            models = [m for m in ALL_MODELS if m in tab.columns]
+            tab = tab.reindex([p for p in PROBLEM_ORDER if p in tab.index])[models]
+            lines += [
+                f"## {title}",
+                "",
+                "| problem | linear | " + " | ".join(models) + " |",
+                "|---|---|" + "---|" * len(models),
+            ]
+            for p, r in tab.iterrows():
+                best = r.min() if col in ("nrmse", "nlpd") else None
+                cells = []
+                for v in r:
+                    if pd.isna(v):
+                        cells.append("-")
+                    else:
+                        txt = fmt.format(v)
+                        cells.append(f"**{txt}**" if best is not None and v == best else txt)
+                lin = "yes" if get_function(p).linear_correlation else "no"
+                lines.append(f"| {p} | {lin} | " + " | ".join(cells) + " |")
+            lines.append("")
+    if goal_rows:
+        lines += [
+            "## Goals of issue 4",
+            "",
+            "| goal | problem | met | detail |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {g['goal']} | {g['problem']} | {g['met']} | {g['detail']} |" for g in goal_rows
+        ]
+        lines.append("")
+    bad = rows[rows.status != "ok"]
+    if not bad.empty:
+        lines += ["## Skipped or failed runs", ""]
+        for (m, st), grp in bad.groupby(["model", "status"]):
+            probs = sorted(set(grp.problem))
+            lines.append(f"- `{m}` ({len(grp)} runs: {', '.join(probs)}): {st}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parse_seeds(text: str) -> list[int]:
+    if "," in text or "-" in text[1:]:
+        return [int(s) for s in text.split(",") if s.strip()]
+    return list(range(int(text)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", default="5", help="number of seeds (0..N-1) or a comma list")
+    ap.add_argument(
+        "--problems",
+        default=",".join(PROBLEM_ORDER),
+        help=f"comma list from {', '.join(sorted(FUNCTIONS))}",
+    )
+    ap.add_argument("--models", default=",".join(ALL_MODELS), help="comma list of models")
+    ap.add_argument("--n-test", type=int, default=1000)
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 seed, 200 test points, 1 restart, Forrester and the nonlinear pair",
+    )
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument(
+        "--merge",
+        default=None,
+        help="comma list of result folders of partial runs (e.g. problems run in "
+        "parallel) to combine into --out; nothing is refitted",
+    )
+    args = ap.parse_args(argv)
+    if args.merge:
+        return merge([Path(p) for p in args.merge.split(",")], args.out)
+    logging.basicConfig(level=logging.WARNING)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seeds = parse_seeds(args.seeds)
+    problems = [p.strip() for p in args.problems.split(",") if p.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    n_test = args.n_test
+    if args.quick:
+        seeds, n_test = seeds[:1], min(n_test, 200)
+        if args.problems == ",".join(PROBLEM_ORDER):
+            problems = ["forrester", "nonlinear_pair"]
+    for p in problems:
+        get_function(p)  # raises a clear error for unknown names
+    unknown = sorted(set(models) - set(ALL_MODELS))
+    if unknown:
+        ap.error(f"unknown models {unknown}; choose from {', '.join(ALL_MODELS)}")
+
+    meta = {
+        "script": "benchmarks/accuracy_test_functions.py",
+        "command": "python " + " ".join(["benchmarks/accuracy_test_functions.py", *sys.argv[1:]]),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_info(),
+        "versions": io.versions(),
+        "peer_versions": peer_versions(),
+        "seeds": seeds,
+        "n_test": n_test,
+        "quick": args.quick,
+        "sizes": {p: list(DEFAULT_SIZES[p]) for p in problems},
+        "design": "nested scrambled Sobol prefixes (make_problem, noise-free); test points: LHS",
+    }
+    adapters: dict[str, Peer | str] = {}
+    for m in models:
+        try:
+            adapters[m] = make_model(m, args.quick)
+        except ImportError as err:
+            adapters[m] = f"skipped: {err}"
+    records: list[dict[str, Any]] = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    for p in problems:
+        f = get_function(p)
+        sizes = DEFAULT_SIZES[p]
+        for seed in seeds:
+            X, Y, Xt, Yt = make_problem(f, sizes, seed=seed, n_test=n_test)
+            for m in models:
+                base = {
+                    "problem": p,
+                    "dim": f.dim,
+                    "n_levels": f.n_levels,
+                    "linear": f.linear_correlation,
+                    "n_per_level": "/".join(map(str, sizes)),
+                    "seed": seed,
+                    "model": m,
+                }
+                adapter = adapters[m]
+                if isinstance(adapter, str):
+                    records.append({**base, "status": adapter})
+                    continue
+                try:
+                    res = evaluate(adapter, X, Y, Xt, Yt, seed)
+                except ImportError as err:
+                    adapters[m] = f"skipped: {err}"
+                    res = {"status": adapters[m]}
+                except Exception as err:  # noqa: BLE001 - a failed peer is a result, recorded
+                    logging.debug(traceback.format_exc())
+                    res = {"status": f"failed: {type(err).__name__}: {str(err)[:200]}"}
+                records.append({**base, **res})
+                r = records[-1]
+                print(
+                    f"{p:15s} seed {seed} {m:13s} "
+                    + (
+                        f"nrmse {r['nrmse']:.4f} nlpd {r['nlpd']:8.3f} cov {r['coverage95']:.3f} "
+                        f"{r['fit_predict_s']:.1f}s"
+                        if r["status"] == "ok"
+                        else r["status"][:120]
+                    ),
+                    flush=True,
+                )
+            write(args.out, records, meta, problems)  # after every seed: partial runs count
+    return 0
+
+
+def merge(folders: list[Path], out: Path) -> int:
+    """Combine the CSV/JSON of partial runs into one set of results (nothing is refitted)."""
+    metas = [json.loads((f / "accuracy_test_functions.json").read_text())["meta"] for f in folders]
+    rows = pd.concat([pd.read_csv(f / "accuracy_test_functions.csv") for f in folders])
+    rows = rows.drop_duplicates(["problem", "seed", "model"], keep="first")
+    rows = rows.sort_values(["problem", "seed"], kind="stable")
+    meta = dict(metas[0])
+    meta["command"] = " ; ".join(m["command"] for m in metas) + " (run in parallel, merged)"
+    meta["sizes"] = {k: v for m in metas for k, v in m["sizes"].items()}
+    meta["machine"]["load_average_at_start"] = [
+        m["machine"]["load_average_at_start"] for m in metas
+    ]
+    problems = [p for p in PROBLEM_ORDER if p in set(rows.problem)]
+    write(out, rows.to_dict(orient="records"), meta, problems)
+    return 0
+
+
+def write(
+    out: Path, records: list[dict[str, Any]], meta: dict[str, Any], problems: list[str]
+) -> None:
+    rows = pd.DataFrame(records)
+    for col in ("nrmse", "nlpd", "coverage95", "fit_predict_s"):
+        if col not in rows:
+            rows[col] = float("nan")
+    summary = summarise(rows)
+    done = [p for p in problems if p in set(rows.problem)]
+    goal_rows = goals(summary, done)
+    io.atomic_write_csv(out / "accuracy_test_functions.csv", rows)
+    io.atomic_write_json(
+        out / "accuracy_test_functions.json",
+        {
+            "meta": {**meta, "problems_done": done},
+            "summary": summary.to_dict(orient="records"),
+            "goals": goal_rows,
+            "rows": rows.to_dict(orient="records"),
+        },
+    )
+    io.atomic_write_text(
+        out / "accuracy_test_functions.md", markdown(summary, rows, meta, goal_rows)
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

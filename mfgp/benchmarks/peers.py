@@ -1,0 +1,360 @@
+"""Adapters that run mfgp's models and peer libraries' multi-fidelity models behind one call.
+
+Every adapter has ``name`` and ``fit_predict(train_X, train_Y, test_X, seed) -> (mean, var)``:
+``train_X`` is ``N x (d + 1)`` with the fidelity index (0 = cheapest) as the last column,
+``train_Y`` is ``N x 1``, ``test_X`` is ``n x (d + 1)`` (the fidelity column is ignored: peers
+predict the top level), and ``mean``/``var`` are ``n`` float64 tensors of the latent top-level
+function in data units. So every model sees exactly the same designs, in the same process.
+
+Peers:
+
+- :class:`BoTorchMultiFidelity`: BoTorch's ``SingleTaskMultiFidelityGP`` (Wu et al. 2019, the
+  downsampling/linear-truncated fidelity kernel), fidelity scaled to ``[0, 1]``, inputs normalised
+  and outputs standardised by BoTorch transforms, fitted with ``fit_gpytorch_mll``.
+- :class:`EmukitLinear`: Emukit's ``GPyLinearMultiFidelityModel`` with ``LinearMultiFidelityKernel``
+  (Kennedy & O'Hagan 2000 AR1, joint), RBF ARD kernels.
+- :class:`EmukitNonLinear`: Emukit's ``NonLinearMultiFidelityModel`` (Perdikaris et al. 2017)
+  with ``make_non_linear_kernels(GPy.kern.RBF, ARD=True)``; its ``predict`` includes the
+  top level's learned noise variance (Emukit has no latent option), usually negligible here.
+- :class:`SMTMFK`: SMT's ``MFK`` multi-fidelity kriging (Le Gratiet 2013 recursive co-kriging).
+
+Emukit (through GPy) is given inputs scaled to the unit cube of the training inputs and outputs
+standardised with the lowest level's statistics (Emukit does neither itself; its tutorials use
+O(1) functions); predictions are mapped back. SMT scales internally and gets raw data. Emukit and
+GPy draw restarts from NumPy's global generator: those adapters seed it inside a context that
+restores the caller's NumPy state afterwards, so no global random state leaks.
+
+The optional packages are imported lazily; a missing one raises an ``ImportError`` that says to
+``pip install 'mfgp[peers]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mfgp.exceptions import InputDataError
+from mfgp.models.base import ScaleUpModel, seeded
+
+__all__ = [
+    "PEERS",
+    "BoTorchMultiFidelity",
+    "EmukitLinear",
+    "EmukitNonLinear",
+    "MFGPAdapter",
+    "Peer",
+    "SMTMFK",
+    "get_peer",
+]
+
+log = logging.getLogger(__name__)
+
+_INSTALL_HINT = "install the optional peers with: pip install 'mfgp[peers]' (emukit, GPy, smt)"
+
+
+def _require(module: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(f"{module} is not available ({err}); {_INSTALL_HINT}") from err
+
+
+@contextmanager
+def _numpy_seeded(seed: int | None) -> Iterator[None]:
+    """Seed NumPy's global generator for a block and restore the caller's state afterwards."""
+    state = np.random.get_state()
+    try:
+        if seed is not None:
+            np.random.seed(seed)
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _split(train_X: Tensor, train_Y: Tensor) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-level feature and target arrays (level 0 first)."""
+    X = train_X.detach().cpu().double().numpy()
+    Y = train_Y.detach().cpu().double().numpy().reshape(-1, 1)
+    fid = np.round(X[:, -1]).astype(int)
+    levels = int(fid.max()) + 1
+    xs = [X[fid == k, :-1] for k in range(levels)]
+    ys = [Y[fid == k] for k in range(levels)]
+    if any(len(x) == 0 for x in xs):
+        raise InputDataError(f"every level 0..{levels - 1} needs training rows")
+    return xs, ys
+
+
+class Peer:
+    """Common shape of an adapter: a ``name`` and :meth:`fit_predict`."""
+
+    name: str = "peer"
+
+    def fit_predict(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        """Fit on ``train_X`` (``N x (d+1)``, fidelity last), ``train_Y`` (``N x 1``); return
+        the top level's latent mean and variance at ``test_X`` (``n x (d+1)``), ``n`` each."""
+        raise NotImplementedError
+
+
+class MFGPAdapter(Peer):
+    """Any mfgp model behind the peer interface.
+
+    Args:
+        name: label in results tables.
+        factory: callable returning an unfitted :class:`~mfgp.models.base.ScaleUpModel`.
+
+    >>> from mfgp.models.nargp import NARGP
+    >>> MFGPAdapter("nargp", lambda: NARGP(restarts=1)).name
+    'nargp'
+    """
+
+    def __init__(self, name: str, factory: Callable[[], ScaleUpModel]) -> None:
+        self.name = name
+        self.factory = factory
+
+    def fit_predict(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        model = self.factory().fit((train_X, train_Y), seed=seed)
+        top = int(train_X[:, -1].max().item())
+        Xt = test_X.clone()
+        Xt[:, -1] = top
+        pred = model.predict(Xt)
+        return pred.mean.detach().double().cpu(), pred.variance.detach().double().cpu()
+
+
+class BoTorchMultiFidelity(Peer):
+    """BoTorch ``SingleTaskMultiFidelityGP`` with the fidelity as a ``[0, 1]`` input.
+
+    Args:
+        maxiter: L-BFGS-B iterations of ``fit_gpytorch_mll``.
+
+    >>> BoTorchMultiFidelity().name
+    'botorch_stmf'
+    """
+
+    name = "botorch_stmf"
+
+    def __init__(self, *, maxiter: int = 200) -> None:
+        self.maxiter = maxiter
+
+    def fit_predict(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskMultiFidelityGP
+        from botorch.models.transforms.input import Normalize
+        from botorch.models.transforms.outcome import Standardize
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        X = train_X.detach().double().clone()
+        d = X.shape[-1] - 1
+        top = float(X[:, -1].max().item())
+        X[:, -1] = X[:, -1] / max(top, 1.0)
+        bounds = torch.stack([X.min(0).values, X.max(0).values])
+        bounds[1, -1], bounds[0, -1] = 1.0, 0.0
+        with seeded(seed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SingleTaskMultiFidelityGP(
+                X,
+                train_Y.detach().double(),
+                data_fidelities=[d],
+                input_transform=Normalize(d + 1, bounds=bounds),
+                outcome_transform=Standardize(1),
+            )
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.maxiter}})
+            Xt = test_X.detach().double().clone()
+            Xt[:, -1] = 1.0
+            with torch.no_grad():
+                post = model.posterior(Xt)
+                return post.mean.squeeze(-1), post.variance.squeeze(-1)
+
+
+class _Scaler:
+    """Unit-cube inputs and level-0-standardised outputs, for peers that do not scale."""
+
+    def __init__(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> None:
+        allx = np.concatenate(xs)
+        self.lo = allx.min(0)
+        self.rng = np.where(allx.max(0) > self.lo, allx.max(0) - self.lo, 1.0)
+        self.mu = float(ys[0].mean())
+        self.sd = float(ys[0].std()) or 1.0
+
+    def x(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.lo) / self.rng
+
+    def y(self, y: np.ndarray) -> np.ndarray:
+        return (y - self.mu) / self.sd
+
+
+class EmukitLinear(Peer):
+    """Emukit's linear multi-fidelity (AR1) model, RBF ARD kernels, noise learned per level.
+
+    Args:
+        restarts: GPy ``optimize_restarts`` count.
+
+    >>> EmukitLinear().name
+    'emukit_ar1'
+    """
+
+    name = "emukit_ar1"
+
+    def __init__(self, *, restarts: int = 3) -> None:
+        self.restarts = restarts
+
+    def fit_predict(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        gpy = _require("GPy")
+        _require("emukit")
+        from emukit.model_wrappers.gpy_model_wrappers import GPyMultiOutputWrapper
+        from emukit.multi_fidelity.convert_lists_to_array import (
+            convert_x_list_to_array,
+            convert_xy_lists_to_arrays,
+        )
+        from emukit.multi_fidelity.kernels import LinearMultiFidelityKernel
+        from emukit.multi_fidelity.models import GPyLinearMultiFidelityModel
+
+        xs, ys = _split(train_X, train_Y)
+        sc = _Scaler(xs, ys)
+        L, d = len(xs), xs[0].shape[1]
+        X, Y = convert_xy_lists_to_arrays([sc.x(x) for x in xs], [sc.y(y) for y in ys])
+        xt = sc.x(test_X.detach().cpu().double().numpy()[:, :-1])
+        with _numpy_seeded(seed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kernels = [gpy.kern.RBF(d, ARD=True) for _ in range(L)]
+            kernel = LinearMultiFidelityKernel(kernels)
+            gp = GPyLinearMultiFidelityModel(X, Y, kernel, n_fidelities=L)
+            model = GPyMultiOutputWrapper(
+                gp, L, n_optimization_restarts=self.restarts, verbose_optimization=False
+            )
+            model.optimize()
+            Xt = convert_x_list_to_array([xt] * L)[len(xt) * (L - 1) :]
+            mean, var = gp.predict(Xt, include_likelihood=False)  # latent, as the others
+        return _back(mean, var, sc)
+
+
+class EmukitNonLinear(Peer):
+    """Emukit's NARGP (``NonLinearMultiFidelityModel``), RBF ARD kernels.
+
+    Args:
+        restarts: GPy ``optimize_restarts`` per level.
+        n_samples: Monte Carlo samples per level (Emukit nests them: ``n_samples^(L-1)``).
+
+    >>> EmukitNonLinear().name
+    'emukit_nargp'
+    """
+
+    name = "emukit_nargp"
+
+    def __init__(self, *, restarts: int = 3, n_samples: int = 100) -> None:
+        self.restarts = restarts
+        self.n_samples = n_samples
+
+    def fit_predict(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        gpy = _require("GPy")
+        _require("emukit")
+        from emukit.multi_fidelity.convert_lists_to_array import convert_xy_lists_to_arrays
+        from emukit.multi_fidelity.models.non_linear_multi_fidelity_model import (
+            NonLinearMultiFidelityModel,
+            make_non_linear_kernels,
+        )
+
+        xs, ys = _split(train_X, train_Y)
+        sc = _Scaler(xs, ys)
+        L, d = len(xs), xs[0].shape[1]
+        X, Y = convert_xy_lists_to_arrays([sc.x(x) for x in xs], [sc.y(y) for y in ys])
+        xt = sc.x(test_X.detach().cpu().double().numpy()[:, :-1])
+        with _numpy_seeded(seed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kernels = make_non_linear_kernels(gpy.kern.RBF, L, d, ARD=True)
+            model = NonLinearMultiFidelityModel(
+                X,
+                Y,
+                n_fidelities=L,
+                kernels=kernels,
+                n_samples=self.n_samples,
+                optimization_restarts=self.restarts,
+            )
+            model.optimize()
+            Xt = np.concatenate([xt, np.full((len(xt), 1), L - 1.0)], axis=1)
+            mean, var = model.predict(Xt)
+        return _back(mean, var, sc)
+
+
+class SMTMFK(Peer):
+    """SMT's ``MFK`` multi-fidelity kriging (recursive co-kriging), default options.
+
+    Args:
+        n_start: hyperparameter optimisation starts per level.
+
+    >>> SMTMFK().name
+    'smt_mfk'
+    """
+
+    name = "smt_mfk"
+
+    def __init__(self, *, n_start: int = 10) -> None:
+        self.n_start = n_start
+
+    def fit_predict(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> tuple[Tensor, Tensor]:
+        _require("smt")
+        from smt.applications.mfk import MFK
+
+        xs, ys = _split(train_X, train_Y)
+        d = xs[0].shape[1]
+        xt = test_X.detach().cpu().double().numpy()[:, :-1]
+        with _numpy_seeded(seed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = MFK(theta0=[1.0] * d, print_global=False, n_start=self.n_start, seed=seed)
+            for k in range(len(xs) - 1):
+                model.set_training_values(xs[k], ys[k], name=k)
+            model.set_training_values(xs[-1], ys[-1])
+            model.train()
+            mean = model.predict_values(xt)
+            var = model.predict_variances(xt)
+        return (
+            torch.as_tensor(np.asarray(mean).reshape(-1), dtype=torch.float64),
+            torch.as_tensor(np.asarray(var).reshape(-1), dtype=torch.float64).clamp_min(0),
+        )
+
+
+def _back(mean: np.ndarray, var: np.ndarray, sc: _Scaler) -> tuple[Tensor, Tensor]:
+    m = np.asarray(mean).reshape(-1) * sc.sd + sc.mu
+    v = np.clip(np.asarray(var).reshape(-1), 0, None) * sc.sd**2
+    return torch.as_tensor(m, dtype=torch.float64), torch.as_tensor(v, dtype=torch.float64)
+
+
+#: name -> peer class (mfgp's own models are built with :class:`MFGPAdapter`).
+PEERS: dict[str, type[Peer]] = {
+    cls.name: cls for cls in (BoTorchMultiFidelity, EmukitLinear, EmukitNonLinear, SMTMFK)
+}
+
+
+def get_peer(name: str, **options: Any) -> Peer:
+    """Instantiate a peer adapter by name.
+
+    >>> get_peer("botorch_stmf").name
+    'botorch_stmf'
+    """
+    try:
+        return PEERS[name](**options)
+    except KeyError:
+        raise InputDataError(
+            f"unknown peer {name!r}; choose one of: {', '.join(sorted(PEERS))}"
+        ) from None

@@ -1,0 +1,444 @@
+"""Nonlinear autoregressive multi-fidelity GP (NARGP).
+
+Perdikaris, Raissi, Damianou, Lawrence & Karniadakis (2017), "Nonlinear information fusion
+algorithms for data-efficient multi-fidelity modelling", Proc. R. Soc. A 473:20160751.
+
+Level 0 is an exact GP ``f_0(x)``. Level ``k >= 1`` is an exact GP on the augmented input
+``(x, f_{k-1}(x))``, ``f_k(x) = g_k(x, f_{k-1}(x))``, with the kernel of the paper (eq. 2.6)
+
+    ``k_k((x, f), (x', f')) = k_rho(x, x') k_f(f, f') + k_delta(x, x')``,
+
+so the high level may depend nonlinearly (and input-dependently) on the level below; the linear
+AR1 model of Kennedy & O'Hagan (2000) is the special case ``g_k = rho f + delta``.
+
+Fitting is recursive (as in the paper and Emukit): level 0 on its data, then level ``k`` on its
+data with ``f_{k-1}`` replaced by the posterior mean of level ``k - 1`` at the level-``k`` inputs
+(exact for nested designs, where that mean interpolates the level-``k - 1`` data). Each level
+maximises its exact marginal likelihood from a few seeded restarts.
+
+Prediction propagates the lower levels' uncertainty by Monte Carlo (paper eq. 2.7): ``S`` paths
+``f_0^s ~ p(f_0 | data)``, ``f_k^s ~ p(f_k | f_{k-1}^s, data)`` (one ancestral draw per path, so
+the cost is linear in the number of levels, not ``S^L`` as in Emukit); the predictive mean and
+variance follow from the law of total variance, ``E_s[m^s]`` and ``E_s[v^s] + Var_s[m^s]``,
+returned as a moment-matched Gaussian. The standard normal draws come from a ``torch.Generator``
+seeded with ``mc_seed``, so predictions are reproducible.
+
+Inputs are scaled to the unit cube of the training inputs; outputs of every level are
+standardised with the lowest level's mean and standard deviation (statistics pooled at level 0,
+as ``DESIGN.md`` asks), and the ``f`` input of level ``k`` is rescaled to ``[0, 1]`` over the
+level-``k - 1`` training outputs, so that one set of lengthscale priors suits every input.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from typing import Any
+
+import torch
+from botorch.exceptions import ModelFittingError as BoTorchFittingError
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import GammaPrior, LogNormalPrior
+from torch import Tensor
+
+from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
+from mfgp.models.base import ScaleUpModel, gaussian_posterior, register_model
+from mfgp.settings import jitter_ladder
+
+__all__ = ["NARGP"]
+
+log = logging.getLogger(__name__)
+
+
+def _base_kernel(kind: str, d: int, active_dims: list[int]) -> Kernel:
+    # weak, dimension-scaled log-normal lengthscale prior (BoTorch's default since 0.12,
+    # Hvarfner et al. 2024): short lengthscales (oscillating levels) stay reachable
+    prior = LogNormalPrior(loc=math.sqrt(2) + 0.5 * math.log(max(d, 1)), scale=math.sqrt(3))
+    if kind == "rbf":
+        return RBFKernel(ard_num_dims=d, active_dims=active_dims, lengthscale_prior=prior)
+    return MaternKernel(nu=2.5, ard_num_dims=d, active_dims=active_dims, lengthscale_prior=prior)
+
+
+def _level_kernel(kind: str, d: int, first: bool) -> Kernel:
+    """Level-0 kernel ``k(x, x')`` or the NARGP kernel ``k_rho k_f + k_delta`` on ``d + 1``."""
+    x_dims = list(range(d))
+    if first:
+        return ScaleKernel(_base_kernel(kind, d, x_dims), outputscale_prior=GammaPrior(2.0, 0.15))
+    k_rho = _base_kernel(kind, d, x_dims)
+    k_f = _base_kernel(kind, 1, [d])
+    k_delta = _base_kernel(kind, d, x_dims)
+    return ScaleKernel(k_rho * k_f, outputscale_prior=GammaPrior(2.0, 0.15)) + ScaleKernel(
+        k_delta, outputscale_prior=GammaPrior(2.0, 1.0)
+    )
+
+
+@register_model("nargp")
+class NARGP(ScaleUpModel):
+    """Nonlinear autoregressive multi-fidelity GP of Perdikaris et al. (2017), any number of levels.
+
+    Args:
+        kernel: base kernel of every factor, ``"rbf"`` (the paper's and Emukit's choice) or
+            ``"matern52"``.
+        restarts: marginal-likelihood optimisations per level (the first from the default
+            initialisation, the others from prior samples); the best is kept.
+        maxiter: L-BFGS-B iterations per restart.
+        n_samples: Monte Carlo paths used to propagate the lower levels' uncertainty.
+        mc_seed: seed of the ``torch.Generator`` that draws the Monte Carlo normals.
+        covariance: ``"diag"`` (default; independent draws per test point, exact marginals) or
+            ``"sample"`` (joint draws across the test points of one call; the posterior carries
+            the full moment-matched covariance ``E_s[C^s] + Cov_s[m^s]``, cubic in the number of
+            test points, for q-batch acquisition).
+        min_noise: lower bound of every level's noise variance, in standardised units.
+
+    Example:
+        >>> import torch
+        >>> from mfgp.benchmarks import make_problem
+        >>> X, Y, Xt, Yt = make_problem("nonlinear_pair", (30, 12), seed=0, n_test=50)
+        >>> m = NARGP(restarts=1, maxiter=100).fit((X, Y), seed=0)
+        >>> m.predict(Xt).mean.shape
+        torch.Size([50])
+    """
+
+    multi_fidelity = True
+
+    def __init__(
+        self,
+        *,
+        kernel: str = "rbf",
+        restarts: int = 3,
+        maxiter: int = 200,
+        n_samples: int = 100,
+        mc_seed: int = 0,
+        covariance: str = "diag",
+        min_noise: float = 1e-6,
+    ) -> None:
+        if kernel not in ("rbf", "matern52"):
+            raise InputDataError(f"kernel must be 'rbf' or 'matern52', got {kernel!r}")
+        if covariance not in ("diag", "sample"):
+            raise InputDataError(f"covariance must be 'diag' or 'sample', got {covariance!r}")
+        if restarts < 1:
+            raise InputDataError(f"restarts must be >= 1, got {restarts}")
+        if n_samples < 2:
+            raise InputDataError(f"n_samples must be >= 2, got {n_samples}")
+        if min_noise <= 0:
+            raise InputDataError(f"min_noise must be > 0, got {min_noise}")
+        super().__init__(
+            kernel=kernel,
+            restarts=restarts,
+            maxiter=maxiter,
+            n_samples=n_samples,
+            mc_seed=mc_seed,
+            covariance=covariance,
+            min_noise=min_noise,
+        )
+
+    # ----------------------------------------------------------------- building
+    def _build(self, X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
+        if Yvar is not None:
+            raise InputDataError(
+                "NARGP learns a homoscedastic noise per level and does not take Yvar; "
+                "fit((X, Y)) without it"
+            )
+        d = X.shape[-1] - 1
+        if d < 1:
+            raise InputDataError("X needs at least one feature column before the fidelity index")
+        L = self.n_fidelities_
+        fid = X[:, -1].round().long()
+        counts = [int((fid == k).sum()) for k in range(L)]
+        if min(counts) < 2:
+            raise InputDataError(
+                f"NARGP needs at least 2 rows at every fidelity 0..{L - 1}; got counts {counts}"
+            )
+        feats = X[:, :-1]
+        x_lo = feats.min(0).values
+        x_rng = (feats.max(0).values - x_lo).clamp_min(1e-12)
+        y0 = Y[fid == 0, 0]
+        y_mean = y0.mean()
+        y_std = y0.std().clamp_min(1e-12) if counts[0] > 1 else torch.ones_like(y_mean)
+        self.register_buffer("x_lo_", x_lo)
+        self.register_buffer("x_rng_", x_rng)
+        self.register_buffer("y_mean_", y_mean)
+        self.register_buffer("y_std_", y_std)
+        # f-input scaling of level k (k >= 1): min and range of level k-1's standardised outputs
+        f_lo = torch.zeros(L, dtype=X.dtype)
+        f_rng = torch.ones(L, dtype=X.dtype)
+        for k in range(1, L):
+            yk = (Y[fid == k - 1, 0] - y_mean) / y_std
+            f_lo[k] = yk.min()
+            f_rng[k] = (yk.max() - yk.min()).clamp_min(1e-6)
+        self.register_buffer("f_lo_", f_lo)
+        self.register_buffer("f_rng_", f_rng)
+
+        kind = self.config["kernel"]
+        gps = []
+        for k in range(L):
+            xk = (feats[fid == k] - x_lo) / x_rng
+            yk = (Y[fid == k] - y_mean) / y_std
+            if k > 0:  # placeholder f column; set from level k-1's posterior mean in _optimize
+                xk = torch.cat([xk, torch.zeros_like(xk[:, :1])], -1)
+            lik = GaussianLikelihood(
+                # weak prior around 1e-3 (standardised units): deterministic levels interpolate
+                # (BoTorch's LogNormal(-4, 1) default made the top level too smooth here)
+                noise_prior=LogNormalPrior(loc=-7.0, scale=1.5),
+                noise_constraint=GreaterThan(self.config["min_noise"]),
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # botorch input-scaling / dtype warnings
+                gps.append(
+                    SingleTaskGP(
+                        xk,
+                        yk,
+                        likelihood=lik,
+                        covar_module=_level_kernel(kind, d, first=k == 0),
+                        mean_module=ConstantMean(),
+                        outcome_transform=None,
+                        input_transform=None,
+                    )
+                )
+        self.levels_ = torch.nn.ModuleList(gps)
+
+    # ------------------------------------------------------------------ fitting
+    def _optimize(self, *, seed: int | None, **options: Any) -> None:
+        maxiter = int(options.get("maxiter", self.config["maxiter"]))
+        restarts = int(options.get("restarts", self.config["restarts"]))
+        for k, gp in enumerate(self.levels_):
+            if k > 0:
+                self._set_level_inputs(k)
+            self._fit_level(k, gp, restarts=restarts, maxiter=maxiter, seed=seed)
+
+    def _set_level_inputs(self, k: int) -> None:
+        """Replace level ``k``'s f column by level ``k - 1``'s posterior mean at its inputs."""
+        gp = self.levels_[k]
+        x = gp.train_inputs[0][:, :-1]
+        with torch.no_grad():
+            f_prev = self._deterministic_mean(x, k - 1)
+        f_col = (f_prev - self.f_lo_[k]) / self.f_rng_[k]
+        gp.set_train_data(inputs=torch.cat([x, f_col.unsqueeze(-1)], -1), strict=False)
+
+    def _deterministic_mean(self, x: Tensor, level: int) -> Tensor:
+        """Posterior mean of ``level`` at unit-cube inputs ``x``, plugging in the lower means."""
+        mean = self._latent(self.levels_[0], x, False)[0]
+        for j in range(1, level + 1):
+            f_col = (mean - self.f_lo_[j]) / self.f_rng_[j]
+            xa = torch.cat([x, f_col.unsqueeze(-1)], -1)
+            mean = self._latent(self.levels_[j], xa, False)[0]
+        return mean
+
+    def _fit_level(
+        self, k: int, gp: SingleTaskGP, *, restarts: int, maxiter: int, seed: int | None
+    ) -> None:
+        mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+        best_loss, best_state = float("inf"), None
+        gen = torch.Generator().manual_seed(1_000_003 * (0 if seed is None else seed) + k)
+        for r in range(restarts):
+            _initialise(gp, gen, first=r == 0, min_noise=self.config["min_noise"])
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fit_gpytorch_mll(
+                        mll, optimizer_kwargs={"options": {"maxiter": maxiter}}, max_attempts=2
+                    )
+            except (BoTorchFittingError, RuntimeError, ValueError) as err:
+                warnings.warn(
+                    f"NARGP level {k} restart {r} failed: {err}", NumericalWarning, stacklevel=3
+                )
+                continue
+            mll.train()
+            with torch.no_grad():
+                x = gp.train_inputs[0]
+                loss = -mll(gp(x), gp.train_targets).item()
+            log.debug("NARGP level %d restart %d: -log marginal likelihood %.4f", k, r, loss)
+            if loss == loss and loss < best_loss:
+                best_loss = loss
+                best_state = {n: v.clone() for n, v in gp.state_dict().items()}
+        if best_state is None:
+            raise ModelFittingError(
+                f"every marginal-likelihood restart of NARGP level {k} failed; check for "
+                "duplicated inputs with conflicting outputs, or raise min_noise"
+            )
+        gp.load_state_dict(best_state)
+        gp.eval()
+
+    # --------------------------------------------------------------- prediction
+    def _latent(self, gp: SingleTaskGP, x: Tensor, full: bool) -> tuple[Tensor, Tensor]:
+        """Latent posterior mean ``... x n`` and variance ``... x n`` (or covariance
+        ``... x n x n``) of one level's GP at ``x`` (``... x n x d_k``).
+
+        Computed from one Cholesky factor of the training covariance, so that the diagonal
+        never materialises an ``n x n`` test covariance (``S * n`` Monte Carlo rows).
+        """
+        Xtr = gp.train_inputs[0]
+        ytr = gp.train_targets
+        kern = gp.covar_module
+        noise = gp.likelihood.noise.squeeze()
+        K = kern(Xtr, Xtr).to_dense()
+        K = K + noise * torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+        Lc = _safe_cholesky(K)
+        c = gp.mean_module.constant.squeeze()
+        alpha = torch.cholesky_solve((ytr - c).unsqueeze(-1), Lc)  # n_tr x 1
+        if full:
+            Ks = kern(x, Xtr).to_dense()  # ... x n x n_tr
+            mean = c + (Ks @ alpha).squeeze(-1)
+            V = torch.linalg.solve_triangular(Lc, Ks.transpose(-1, -2), upper=False)
+            cov = kern(x, x).to_dense() - V.transpose(-1, -2) @ V
+            return mean, cov
+        flat = x.reshape(-1, x.shape[-1])
+        means, variances = [], []
+        chunk = max(1, 2_000_000 // max(1, Xtr.shape[0]))
+        for start in range(0, flat.shape[0], chunk):
+            xc = flat[start : start + chunk]
+            Ks = kern(xc, Xtr).to_dense()
+            means.append(c + (Ks @ alpha).squeeze(-1))
+            V = torch.linalg.solve_triangular(Lc, Ks.T, upper=False)
+            prior_var = kern(xc, xc, diag=True)
+            variances.append((prior_var - V.pow(2).sum(0)).clamp_min(0))
+        shape = x.shape[:-1]
+        return torch.cat(means).reshape(shape), torch.cat(variances).reshape(shape)
+
+    def _propagate(self, x: Tensor, levels: Tensor, full: bool) -> tuple[Tensor, Tensor]:
+        """Moment-matched mean and variance/covariance of ``f_{levels[i]}`` at ``x`` (``n x d``,
+        unit cube), in standardised units."""
+        n = x.shape[0]
+        S = int(self.config["n_samples"])
+        top = int(levels.max().item())
+        gen = torch.Generator(device="cpu").manual_seed(int(self.config["mc_seed"]))
+        mean, cov = self._latent(self.levels_[0], x, full)
+        # per-level per-path conditional mean (S x n) and variance / covariance
+        path_means: list[Tensor] = [mean.expand(S, n)]
+        path_covs: list[Tensor] = [cov.expand(S, *cov.shape)]
+        for k in range(1, top + 1):
+            z = torch.randn(S, n, generator=gen, dtype=x.dtype).to(x.device)
+            m_prev, c_prev = path_means[-1], path_covs[-1]
+            if full:
+                chol = _safe_cholesky(c_prev)
+                f = m_prev + (chol @ z.unsqueeze(-1)).squeeze(-1)
+            else:
+                f = m_prev + c_prev.clamp_min(0).sqrt() * z
+            f_col = (f - self.f_lo_[k]) / self.f_rng_[k]
+            xa = torch.cat([x.expand(S, n, x.shape[-1]), f_col.unsqueeze(-1)], -1)
+            m_k, c_k = self._latent(self.levels_[k], xa, full)
+            path_means.append(m_k)
+            path_covs.append(c_k)
+        idx = levels.long()
+        rows = torch.arange(n, device=x.device)
+        pm = torch.stack(path_means)[idx, :, rows].transpose(0, 1)  # S x n
+        mean = pm.mean(0)
+        centred = pm - mean
+        if not full:
+            pv = torch.stack(path_covs)[idx, :, rows].transpose(0, 1)
+            return mean, pv.mean(0) + centred.pow(2).sum(0) / (S - 1)
+        same = idx.unsqueeze(0) == idx.unsqueeze(1)
+        cond = torch.zeros(n, n, dtype=x.dtype, device=x.device)
+        for k in idx.unique().tolist():
+            sel = idx == k
+            block = path_covs[k].mean(0)
+            cond = torch.where(sel.unsqueeze(0) & sel.unsqueeze(1) & same, block, cond)
+        return mean, cond + centred.T @ centred / (S - 1)
+
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kwargs: Any,
+    ):
+        """Moment-matched Gaussian posterior at ``X`` (``batch x n x d``, fidelity index last),
+        each row at its own fidelity, in data units.
+
+        With ``covariance="diag"`` the covariance is diagonal; with ``"sample"`` it is the full
+        moment-matched covariance within each fidelity (rows at different fidelities are
+        correlated only through the Monte Carlo paths).
+        """
+        self._check_X(X)
+        if output_indices not in (None, [0]):
+            raise InputDataError("NARGP has a single output; output_indices must be None or [0]")
+        full = self.config["covariance"] == "sample"
+        batch_shape, n = X.shape[:-2], X.shape[-2]
+        Xf = X.reshape(-1, n, X.shape[-1])
+        means, covs = [], []
+        for Xb in Xf if full else [Xf.reshape(-1, X.shape[-1])]:
+            x = (Xb[:, :-1] - self.x_lo_) / self.x_rng_
+            levels = Xb[:, -1].round().long()
+            m, c = self._propagate(x, levels, full)
+            if observation_noise is not False:
+                noise = torch.stack([gp.likelihood.noise.squeeze() for gp in self.levels_])
+                if isinstance(observation_noise, Tensor):
+                    extra = observation_noise.reshape(-1)[: m.shape[0]] / self.y_std_**2
+                else:
+                    extra = noise[levels]
+                c = c + torch.diag_embed(extra) if full else c + extra
+            means.append(m)
+            covs.append(c)
+        scale = self.y_std_
+        if full:
+            mean = torch.stack(means).reshape(*batch_shape, n) * scale + self.y_mean_
+            cov = torch.stack(covs).reshape(*batch_shape, n, n) * scale**2
+            cov = cov + 1e-12 * scale**2 * torch.eye(n, dtype=cov.dtype, device=cov.device)
+        else:
+            mean = means[0].reshape(*batch_shape, n) * scale + self.y_mean_
+            cov = covs[0].reshape(*batch_shape, n) * scale**2
+        post = gaussian_posterior(mean, cov)
+        if posterior_transform is not None:
+            post = posterior_transform(post)
+        return post
+
+    # -------------------------------------------------------------- persistence
+    def _extra_state(self) -> dict[str, Any]:
+        return {"train_inputs": [gp.train_inputs[0].detach().cpu() for gp in self.levels_]}
+
+    def _load_extra_state(self, extra: dict[str, Any]) -> None:
+        for gp, x in zip(self.levels_, extra.get("train_inputs", []), strict=False):
+            gp.set_train_data(inputs=x.to(gp.train_targets), strict=False)
+
+
+def _initialise(gp: SingleTaskGP, gen: torch.Generator, *, first: bool, min_noise: float) -> None:
+    """Set a restart's starting hyperparameters.
+
+    The first restart starts from lengthscales 0.3 (unit-cube inputs), unit outputscales and a
+    small noise (1e-4, standardised units; starting in the interpolating regime avoids the
+    "everything is noise" optimum on oscillating levels). Later restarts draw lengthscales
+    log-uniformly in [0.03, 3], outputscales in [0.1, 3] and noise in [1e-6, 1e-2] from ``gen``.
+    """
+
+    def draw(shape: torch.Size, lo: float, hi: float, like: Tensor) -> Tensor:
+        u = torch.rand(shape, generator=gen, dtype=torch.float64)
+        return torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))).to(like)
+
+    with torch.no_grad():
+        for module in gp.covar_module.modules():
+            if isinstance(module, (RBFKernel, MaternKernel)):
+                ls = module.lengthscale
+                module.lengthscale = (
+                    torch.full_like(ls, 0.3) if first else draw(ls.shape, 0.03, 3.0, ls)
+                )
+            elif isinstance(module, ScaleKernel):
+                os_ = module.outputscale
+                module.outputscale = (
+                    torch.ones_like(os_) if first else draw(os_.shape, 0.1, 3.0, os_)
+                )
+        noise = gp.likelihood.noise
+        value = torch.full_like(noise, 1e-4) if first else draw(noise.shape, 1e-6, 1e-2, noise)
+        gp.likelihood.noise = value.clamp_min(2 * min_noise)
+        gp.mean_module.constant = torch.zeros_like(gp.mean_module.constant)
+
+
+def _safe_cholesky(cov: Tensor) -> Tensor:
+    """Cholesky factor of ``... x n x n`` covariances, with the dtype's jitter ladder."""
+    scale = cov.diagonal(dim1=-2, dim2=-1).mean().clamp_min(1e-12)
+    eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+    for jitter in jitter_ladder(cov.dtype):
+        chol, info = torch.linalg.cholesky_ex(cov + jitter * scale * eye)
+        if not bool((info > 0).any()):
+            return chol
+    raise ModelFittingError(
+        "the NARGP predictive covariance is not positive definite even with jitter; use "
+        "covariance='diag' or float64"
+    )

@@ -1,0 +1,150 @@
+"""NARGP: nonlinear fusion accuracy, interface, persistence, dtypes, reproducibility."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mfgp.benchmarks import make_problem
+from mfgp.exceptions import InputDataError, NotFittedError
+from mfgp.models import available_models, get_model, load_model
+from mfgp.models.nargp import NARGP
+
+from .conftest import DTYPES
+
+FAST = {"restarts": 1, "maxiter": 60, "n_samples": 50}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """Nonlinear pair of Perdikaris et al. (2017) with 50/14 nested points, 300 test points."""
+    return make_problem("nonlinear_pair", (50, 14), seed=0, n_test=300)
+
+
+@pytest.fixture(scope="module")
+def fitted(pair):
+    X, Y, _, _ = pair
+    return NARGP(**FAST).fit((X, Y), seed=0)
+
+
+def _nrmse(pred, Yt):
+    return ((pred - Yt.squeeze(-1)).pow(2).mean().sqrt() / Yt.std()).item()
+
+
+def test_registered():
+    assert "nargp" in available_models()
+    assert isinstance(get_model("nargp", restarts=1), NARGP)
+
+
+def test_beats_linear_correlation_on_nonlinear_pair(pair, fitted):
+    """NARGP learns f_H = (x - sqrt 2) f_L^2, which no rho f_L + delta(x) fit can match: even
+    the oracle least-squares fit of f_H on (f_L, 1, x) with the true f_L is poor."""
+    X, Y, Xt, Yt = pair
+    pred = fitted.predict(Xt)
+    err = _nrmse(pred.mean, Yt)
+    x = Xt[:, 0]
+    f_low = torch.sin(8 * torch.pi * x)
+    A = torch.stack([f_low, torch.ones_like(x), x], -1)
+    coef = torch.linalg.lstsq(A, Yt).solution
+    linear_err = _nrmse((A @ coef).squeeze(-1), Yt)
+    assert linear_err > 0.8
+    assert err < 0.15
+    inside = ((Yt.squeeze(-1) >= pred.lower) & (Yt.squeeze(-1) <= pred.upper)).double().mean()
+    assert inside > 0.8
+    # the low level is reproduced as well
+    Xl = Xt.clone()
+    Xl[:, -1] = 0
+    assert _nrmse(fitted.predict(Xl).mean, f_low.unsqueeze(-1)) < 0.05
+
+
+def test_same_seed_same_result_and_mc_seed(pair, fitted):
+    X, Y, Xt, _ = pair
+    again = NARGP(**FAST).fit((X, Y), seed=0)
+    a, b = fitted.predict(Xt[:20]), again.predict(Xt[:20])
+    assert a.mean.equal(b.mean) and a.variance.equal(b.variance)
+    assert fitted.predict(Xt[:20]).mean.equal(a.mean)  # MC draws come from a seeded generator
+
+
+def test_save_load_round_trip(tmp_path, pair, fitted):
+    _, _, Xt, _ = pair
+    fitted.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, NARGP) and loaded.get_config() == fitted.get_config()
+    a, b = fitted.predict(Xt[:30]), loaded.predict(Xt[:30])
+    torch.testing.assert_close(a.mean, b.mean)
+    torch.testing.assert_close(a.variance, b.variance)
+    assert isinstance(NARGP.load(tmp_path / "m"), NARGP)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dtypes(dtype):
+    X, Y, Xt, Yt = make_problem("forrester", (16, 6), seed=1, n_test=50, dtype=dtype)
+    m = NARGP(**FAST).fit((X, Y), seed=0)
+    pred = m.predict(Xt)
+    assert pred.mean.dtype == dtype and pred.mean.shape == (50,)
+    assert (pred.variance >= 0).all() and torch.isfinite(pred.mean).all()
+    assert _nrmse(pred.mean, Yt) < 0.2
+
+
+def test_three_levels_and_mixed_fidelity_rows():
+    X, Y, Xt, Yt = make_problem("branin", (20, 10, 5), seed=0, n_test=40)
+    m = NARGP(**FAST).fit((X, Y), seed=0)
+    Xm = Xt.clone()
+    Xm[:10, -1] = 0
+    Xm[10:20, -1] = 1
+    pred = m.predict(Xm)
+    assert pred.mean.shape == (40,) and torch.isfinite(pred.variance).all()
+    # each row is predicted at its own fidelity: level-0 rows close to the level-0 mean
+    torch.testing.assert_close(pred.mean[:10], m.predict(Xm[:10]).mean)
+
+
+def test_sample_covariance_posterior(tmp_path, pair, fitted):
+    _, _, Xt, _ = pair
+    diag = fitted
+    diag.save(tmp_path / "m")
+    full = load_model(tmp_path / "m", covariance="sample")  # same fit, joint Monte Carlo draws
+    Xq = Xt[:5].clone().requires_grad_(True)
+    post = full.posterior(Xq)
+    cov = post.distribution.covariance_matrix
+    assert cov.shape == (5, 5)
+    assert torch.linalg.eigvalsh(cov.detach()).min() > -1e-9
+    post.mean.sum().backward()  # differentiable in X, for acquisition functions
+    assert torch.isfinite(Xq.grad).all()
+    batch = full.posterior(Xt[:6].reshape(2, 3, 2))
+    assert batch.mean.shape == (2, 3, 1)
+    # same moments as the diagonal mode up to Monte Carlo error
+    torch.testing.assert_close(
+        post.mean.detach().squeeze(-1), diag.predict(Xt[:5]).mean, atol=0.05, rtol=0
+    )
+
+
+def test_observation_noise_adds_variance(fitted, pair):
+    _, _, Xt, _ = pair
+    a = fitted.predict(Xt[:5])
+    b = fitted.predict(Xt[:5], observation_noise=True)
+    assert (b.variance > a.variance).all()
+
+
+def test_validation(pair):
+    X, Y, Xt, _ = pair
+    with pytest.raises(InputDataError, match="kernel"):
+        NARGP(kernel="linear")
+    with pytest.raises(InputDataError, match="covariance"):
+        NARGP(covariance="full")
+    with pytest.raises(InputDataError, match="n_samples"):
+        NARGP(n_samples=1)
+    with pytest.raises(NotFittedError):
+        NARGP().predict(Xt)
+    with pytest.raises(InputDataError, match="Yvar"):
+        NARGP(**FAST).fit((X, Y, torch.ones_like(Y)))
+    keep = (X[:, -1] == 0) | (torch.arange(len(X)) == len(X) - 1)
+    with pytest.raises(InputDataError, match="at least 2 rows"):
+        NARGP(**FAST).fit((X[keep], Y[keep]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+def test_cuda(pair):
+    X, Y, Xt, _ = pair
+    m = NARGP(**FAST).fit((X.cuda(), Y.cuda()), seed=0)
+    pred = m.predict(Xt.cuda())
+    assert pred.mean.is_cuda
