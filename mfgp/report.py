@@ -62,25 +62,35 @@ def write_figures(result: RunResult, train: ScaleUpData) -> dict[str, Path]:
             plotting.time_courses(ax, pred, model=name, train=top, target=target)
             figures[f"predictions_{name}"] = save_figure(fig, fig_dir / f"predictions_{name}.png")
 
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 4), squeeze=False)
-    for ax, name in zip(axes[0], models, strict=True):
+    ncols = min(4, len(models))
+    nrows = -(-len(models) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.6 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, models, strict=False):
         g = pred[pred["model"] == name]
         plotting.parity(ax, g["observed"], g["mean"], g["lower95"], g["upper95"])
-        ax.set_title(f"{name}: parity (95 % intervals)")
+        ax.set_title(f"{name}: parity (95 % intervals)", fontsize=9)
+    for ax in list(axes.flat)[len(models) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
     figures["parity"] = save_figure(fig, fig_dir / "parity.png")
 
+    colors = plt.cm.tab20.colors  # more than 10 models: the default cycle would repeat
     fig, ax = plt.subplots(figsize=(5, 4))
+    ax.set_prop_cycle(color=colors)
     for name in models:
         g = pred[pred["model"] == name]
         plotting.calibration(ax, g["observed"], g["mean"], g["sd"], label=name)
     figures["calibration"] = save_figure(fig, fig_dir / "calibration.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    ax.set_prop_cycle(color=colors)
     plotting.error_vs_volume(ax, result.table, metric="nrmse")
     figures["error_vs_volume"] = save_figure(fig, fig_dir / "error_vs_volume.png")
 
     ncols = 2 if "time_h" in pred.columns else 1
     fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 4), squeeze=False)
+    for ax in axes.flat:
+        ax.set_prop_cycle(color=colors)
     for name in models:
         g = pred[pred["model"] == name]
         plotting.residuals(axes[0, 0], g["volume_L"], g["observed"], g["mean"], label=name)
