@@ -198,6 +198,19 @@ class _Scaler:
         return (y - self.mu) / self.sd
 
 
+def _emukit_arrays(
+    train_X: Tensor, train_Y: Tensor, test_X: Tensor
+) -> tuple[_Scaler, int, int, np.ndarray, np.ndarray, np.ndarray]:
+    """Scaled Emukit stacked arrays: ``(scaler, levels, dim, X, Y, scaled test inputs)``."""
+    from emukit.multi_fidelity.convert_lists_to_array import convert_xy_lists_to_arrays
+
+    xs, ys = _split(train_X, train_Y)
+    sc = _Scaler(xs, ys)
+    X, Y = convert_xy_lists_to_arrays([sc.x(x) for x in xs], [sc.y(y) for y in ys])
+    xt = sc.x(test_X.detach().cpu().double().numpy()[:, :-1])
+    return sc, len(xs), xs[0].shape[1], X, Y, xt
+
+
 class EmukitLinear(Peer):
     """Emukit's linear multi-fidelity (AR1) model, RBF ARD kernels, noise learned per level.
 
@@ -219,18 +232,11 @@ class EmukitLinear(Peer):
         gpy = _require("GPy")
         _require("emukit")
         from emukit.model_wrappers.gpy_model_wrappers import GPyMultiOutputWrapper
-        from emukit.multi_fidelity.convert_lists_to_array import (
-            convert_x_list_to_array,
-            convert_xy_lists_to_arrays,
-        )
+        from emukit.multi_fidelity.convert_lists_to_array import convert_x_list_to_array
         from emukit.multi_fidelity.kernels import LinearMultiFidelityKernel
         from emukit.multi_fidelity.models import GPyLinearMultiFidelityModel
 
-        xs, ys = _split(train_X, train_Y)
-        sc = _Scaler(xs, ys)
-        L, d = len(xs), xs[0].shape[1]
-        X, Y = convert_xy_lists_to_arrays([sc.x(x) for x in xs], [sc.y(y) for y in ys])
-        xt = sc.x(test_X.detach().cpu().double().numpy()[:, :-1])
+        sc, L, d, X, Y, xt = _emukit_arrays(train_X, train_Y, test_X)
         with _numpy_seeded(seed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             kernels = [gpy.kern.RBF(d, ARD=True) for _ in range(L)]
@@ -267,17 +273,12 @@ class EmukitNonLinear(Peer):
     ) -> tuple[Tensor, Tensor]:
         gpy = _require("GPy")
         _require("emukit")
-        from emukit.multi_fidelity.convert_lists_to_array import convert_xy_lists_to_arrays
         from emukit.multi_fidelity.models.non_linear_multi_fidelity_model import (
             NonLinearMultiFidelityModel,
             make_non_linear_kernels,
         )
 
-        xs, ys = _split(train_X, train_Y)
-        sc = _Scaler(xs, ys)
-        L, d = len(xs), xs[0].shape[1]
-        X, Y = convert_xy_lists_to_arrays([sc.x(x) for x in xs], [sc.y(y) for y in ys])
-        xt = sc.x(test_X.detach().cpu().double().numpy()[:, :-1])
+        sc, L, d, X, Y, xt = _emukit_arrays(train_X, train_Y, test_X)
         with _numpy_seeded(seed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             kernels = make_non_linear_kernels(gpy.kern.RBF, L, d, ARD=True)
