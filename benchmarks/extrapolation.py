@@ -161,21 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         min_train_scales=args.min_train_scales,
     )
     prefix = Path(args.out)
-    rows = H.run_sweep(
-        cells,
-        prefix.with_suffix(".csv"),
-        backend=args.backend,
-        n_jobs=args.n_jobs,
-        scheduler=args.scheduler,
-        quiet=args.quiet,
-        execute=not args.report_only,
-        desc="extrapolation",
-    )
-    keys = {c.key for c in cells}
-    rows = rows[[k in keys for k in zip(*(rows[c] for c in H.KEY), strict=True)]]
+    rows, n_missing = H.sweep_rows(cells, args, desc="extrapolation")
     ext, loso = _extrap_table(rows, args.metric), _loso_table(rows, args.metric)
     failed = rows[rows["metric"].str.startswith("failed")][[*H.KEY, "metric"]].drop_duplicates()
-    n_missing = len(keys - set(zip(*(rows[c] for c in H.KEY), strict=True)))
     machine = H.machine_info(args.device)
     command = "python benchmarks/extrapolation.py " + " ".join(shlex.quote(a) for a in
                                                                 (argv or sys.argv[1:]))  # fmt: skip
@@ -196,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.note:
         lines += ["", f"Note: {args.note}"]
     if n_missing:
-        lines += ["", f"Incomplete: {n_missing} of {len(keys)} cells have not run yet."]
+        lines += [
+            "",
+            f"Incomplete: {n_missing} of {len({c.key for c in cells})} cells have not run yet.",
+        ]
     if any(p.startswith("default") and not p.startswith("default-nolaw") for p in problems):
         lines += [
             "",

@@ -52,19 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         splits={p: H.learning_curve_splits(p, sizes) for p in problems},
     )
     prefix = Path(args.out)
-    rows = H.run_sweep(
-        cells,
-        prefix.with_suffix(".csv"),
-        backend=args.backend,
-        n_jobs=args.n_jobs,
-        scheduler=args.scheduler,
-        quiet=args.quiet,
-        execute=not args.report_only,
-        desc="learning curves",
-    )
-    keys = {c.key for c in cells}
-    rows = rows[[k in keys for k in zip(*(rows[c] for c in H.KEY), strict=True)]]
-    n_missing = len(keys - set(zip(*(rows[c] for c in H.KEY), strict=True)))
+    rows, n_missing = H.sweep_rows(cells, args, desc="learning curves")
     table = H.summarize(rows, metrics=(args.metric, "coverage95"), ratio_metric=args.metric)
     table.insert(2, "n_runs", table["split"].str.split(":").str[1].astype(int))
     table = table.drop(columns="split").sort_values(["problem", "volume", "model", "n_runs"])
@@ -92,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.note:
         lines += ["", f"Note: {args.note}"]
     if n_missing:
-        lines += ["", f"Incomplete: {n_missing} of {len(keys)} cells have not run yet."]
+        lines += [
+            "",
+            f"Incomplete: {n_missing} of {len({c.key for c in cells})} cells have not run yet.",
+        ]
     lines += ["", f"`{args.metric}` and coverage95: mean (sd) over seeds.", ""]
     lines.append(H.markdown_table(table))
     failed = rows[rows["metric"].str.startswith("failed")][[*H.KEY, "metric"]].drop_duplicates()

@@ -54,19 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         splits={p: H.speed_splits(p, factors) for p in problems},
     )
     prefix = Path(args.out)
-    rows = H.run_sweep(
-        cells,
-        prefix.with_suffix(".csv"),
-        backend=args.backend,
-        n_jobs=args.n_jobs,
-        scheduler=args.scheduler,
-        quiet=args.quiet,
-        execute=not args.report_only,
-        desc="speed",
-    )
-    keys = {c.key for c in cells}
-    rows = rows[[k in keys for k in zip(*(rows[c] for c in H.KEY), strict=True)]]
-    n_missing = len(keys - set(zip(*(rows[c] for c in H.KEY), strict=True)))
+    rows, n_missing = H.sweep_rows(cells, args, desc="speed")
     table = H.summarize(rows, metrics=("nrmse", "n_train"), by=("problem", "split"))
     table = table.drop(columns=["n_train_sd"], errors="ignore")
     table.insert(2, "n_per_level", table["split"].str.removeprefix("speed:"))
@@ -91,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.note:
         lines += ["", f"Note: {args.note}"]
     if n_missing:
-        lines += ["", f"Incomplete: {n_missing} of {len(keys)} cells have not run yet."]
+        lines += [
+            "",
+            f"Incomplete: {n_missing} of {len({c.key for c in cells})} cells have not run yet.",
+        ]
     lines += ["", H.markdown_table(table)]
     failed = rows[rows["metric"].str.startswith("failed")][[*H.KEY, "metric"]].drop_duplicates()
     if not failed.empty:

@@ -683,6 +683,30 @@ def run_sweep(
 
 
 # ---------------------------------------------------------------------------------- summaries
+def sweep_rows(cells: Sequence[Cell], args: Any, *, desc: str) -> tuple[pd.DataFrame, int]:
+    """Run (or, with ``--report-only``, only read) a script's sweep from its parsed
+    :func:`sweep_parser` arguments.
+
+    Returns:
+        ``(rows, n_missing)``: the result rows of these ``cells`` only (the CSV may hold other
+        sweeps), and how many of the cells have no complete result yet.
+    """
+    rows = run_sweep(
+        cells,
+        Path(args.out).with_suffix(".csv"),
+        backend=args.backend,
+        n_jobs=args.n_jobs,
+        scheduler=args.scheduler,
+        quiet=args.quiet,
+        execute=not args.report_only,
+        desc=desc,
+    )
+    keys = {c.key for c in cells}
+    found = list(zip(*(rows[c] for c in KEY), strict=True))
+    rows = rows[[k in keys for k in found]]
+    return rows, len(keys - set(found))
+
+
 def _num_volume(v: Any) -> float:
     try:
         return float(v)

@@ -188,11 +188,7 @@ class HybridGP(AR1MultiFidelityGP):
     def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> HybridGP:
         return super().condition_on_observations(self._internal_X(X), Y, **kwargs)
 
-    def as_joint(self) -> HybridGP:
-        return super().as_joint()  # type: ignore[return-value]
-
     def _restore(self, state: dict[str, Any], metadata: dict[str, Any]) -> None:
         if metadata.get("auto_level0") and self.level0 is None:
             self.level0 = ScalingLawSurrogate(**metadata["surrogate"], dtype=state["train_X"].dtype)
-        self.metadata = dict(metadata)
         super()._restore(state, metadata)
