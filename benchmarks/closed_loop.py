@@ -140,14 +140,30 @@ def test_grid() -> tuple[torch.Tensor, np.ndarray]:
     return X, y
 
 
-def fit(strategy: str, X: torch.Tensor, Y: torch.Tensor, seed: int, opts: dict[str, Any]) -> Any:
-    """Refit the strategy's model (hyperparameters re-estimated every round)."""
+def fit(
+    strategy: str,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    seed: int,
+    opts: dict[str, Any],
+    previous: Any = None,
+) -> Any:
+    """Refit the strategy's model (hyperparameters re-estimated every round; with
+    ``warm_start`` the AR1 fit starts from the previous round's hyperparameters)."""
     if strategy == "sf_bo":
         top = X[:, -1] == 1
         sf = SingleFidelityGP(restarts=opts["restarts"], maxiter=opts["maxiter"])
         return sf.fit((X[top], Y[top]), seed=seed)
-    ar1 = AR1MultiFidelityGP(rho=opts["rho"], restarts=opts["restarts"], maxiter=opts["maxiter"])
-    return ar1.fit((X, Y), seed=seed)
+    ar1 = AR1MultiFidelityGP(
+        rho=opts["rho"],
+        delta_mean=opts["delta_mean"],
+        mean_features=[0] if opts["delta_mean"] == "linear" else None,
+        rho_slope_sd=opts["rho_slope_sd"],
+        restarts=opts["restarts"],
+        maxiter=opts["maxiter"],
+    )
+    warm = previous if opts["warm_start"] and isinstance(previous, AR1MultiFidelityGP) else None
+    return ar1.fit((X, Y), seed=seed, warm_start=warm)
 
 
 def run_one(job: tuple[str, int, int, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -168,11 +184,12 @@ def run_one(job: tuple[str, int, int, dict[str, Any]]) -> list[dict[str, Any]]:
     cost = N_INITIAL_LAB * COSTS["lab"]
     reco_pts, reco_y = shared["reco_X"], shared["reco_y"]
     records = []
+    model = None
     for rnd in range(rounds + 1):
         t0 = time.perf_counter()
         Xt = torch.tensor(X, dtype=torch.float64)
         Yt = torch.tensor(Y, dtype=torch.float64).unsqueeze(-1)
-        model = fit(strategy, Xt, Yt, seed + 100 * rnd, shared["model_options"])
+        model = fit(strategy, Xt, Yt, seed + 100 * rnd, shared["model_options"], model)
         with torch.no_grad():
             pred = model.predict(Xg)
             reco = model.predict(reco_pts).mean
@@ -331,6 +348,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rho", default="linear", help="AR1 rho: linear in log10 V (default)")
     p.add_argument("--restarts", type=int, default=2, help="fit restarts per round (2)")
     p.add_argument("--maxiter", type=int, default=100, help="L-BFGS iterations (100)")
+    p.add_argument(
+        "--delta-mean",
+        default="constant",
+        choices=("constant", "linear", "zero"),
+        help="AR1 delta mean (linear: in log10 V)",
+    )
+    p.add_argument(
+        "--rho-slope-sd",
+        type=float,
+        default=None,
+        help="sd of a Normal(0, sd) prior on the slope of a linear rho (default: none)",
+    )
+    p.add_argument(
+        "--no-warm-start",
+        dest="warm_start",
+        action="store_false",
+        help="refit from the default start every round (default: start from the last round)",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -348,7 +383,14 @@ def main(argv: list[str] | None = None) -> int:
     reco_y = np.array([titer(TARGET_L, float(r[1]), float(r[2]), simplified=False) for r in reco_X])
     shared = {"low_X": low_X, "low_Y": low_Y, "grid_X": grid_X, "grid_y": grid_y}
     shared |= {"reco_X": reco_X, "reco_y": reco_y}
-    shared["model_options"] = {"rho": args.rho, "restarts": args.restarts, "maxiter": args.maxiter}
+    shared["model_options"] = {
+        "rho": args.rho,
+        "delta_mean": args.delta_mean,
+        "warm_start": args.warm_start,
+        "rho_slope_sd": args.rho_slope_sd,
+        "restarts": args.restarts,
+        "maxiter": args.maxiter,
+    }
     jobs = [(s, seed, args.rounds, shared) for seed in range(args.seeds) for s in strategies]
     if args.workers > 1:
         with get_context("spawn").Pool(args.workers) as pool:
@@ -384,7 +426,10 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": time.perf_counter() - t0,
         "command": "python benchmarks/closed_loop.py "
         f"--seeds {args.seeds} --rounds {args.rounds} --workers {args.workers} --rho {args.rho} "
-        f"--restarts {args.restarts} --maxiter {args.maxiter}",
+        f"--restarts {args.restarts} --maxiter {args.maxiter} --delta-mean {args.delta_mean}"
+        + ("" if args.warm_start else " --no-warm-start")
+        + ("" if args.rho_slope_sd is None else f" --rho-slope-sd {args.rho_slope_sd:g}")
+        + (f" --strategies {','.join(strategies)}" if set(strategies) != set(STRATEGIES) else ""),
     }
     io.atomic_write_json(
         args.out / "closed_loop.json",

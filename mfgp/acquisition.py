@@ -434,6 +434,10 @@ class SearchSpace:
 
         - bounds: the range of each operating variable over all rows of the data;
         - fixed: ``time_h`` = the largest time in the data (the end of the run);
+        - constraints: when ``rpm`` is a free operating variable and no constraints are given,
+          the gassed P/V may not exceed the largest P/V of the measured runs (the operating
+          envelope the data demonstrate; see :meth:`_envelope_constraints`), so that candidate
+          and target points at other scales stay physically reachable;
         - options: one per cost name. A name maps to ``(fidelity, volume)`` through ``scales``
           (litres; top fidelity), a ``[options.NAME]`` table (``volume_L``, ``fidelity``,
           ``cost``), a fidelity name of the data (that level at the target volume), or the
@@ -532,6 +536,8 @@ class SearchSpace:
                 bounds_map[str(name)] = (float(pair[0]), float(pair[1]))
         if isinstance(constraints, EngineeringConstraints):
             cons = constraints
+        elif constraints is None and "constraints" not in cfg and "rpm" in bounds_map:
+            cons = cls._envelope_constraints(data, names)
         else:
             merged = {**dict(cfg.get("constraints", {})), **dict(constraints or {})}
             cons = EngineeringConstraints.from_mapping(merged)
@@ -544,6 +550,38 @@ class SearchSpace:
             top_fidelity=top,
             constraints=cons,
         )
+
+    @staticmethod
+    def _envelope_constraints(data: Any, names: Sequence[str]) -> EngineeringConstraints:
+        """Default limits when the stirrer speed is free and the user set no constraints: the
+        gassed P/V may not exceed the largest P/V of the measured (top-fidelity) runs.
+
+        Without it, the rpm bounds (the range over every scale of the data) let a 50 m3
+        candidate or target point take a 1 L rpm, a P/V a hundred times what any tank can
+        deliver, where the model extrapolates freely. The P/V of each measured run comes from
+        :func:`mfgp.scaling.criteria.operating_point` (default vessel geometry).
+        """
+        from mfgp.scaling.criteria import Vessel, operating_point
+
+        frame = data.frame
+        top = np.asarray(data.fidelity) == int(data.top_fidelity)
+        rows = frame.loc[top]
+        vvm = rows["vvm"].to_numpy(float) if "vvm" in names else np.ones(len(rows))
+        best = 0.0
+        for vol in np.unique(rows["volume_L"].to_numpy(float)):
+            sel = rows["volume_L"].to_numpy(float) == vol
+            op = operating_point(
+                Vessel(float(vol)),
+                torch.as_tensor(rows.loc[sel, "rpm"].to_numpy(float)).clamp_min(1e-6),
+                torch.as_tensor(vvm[sel]).clamp_min(1e-6),
+            )
+            best = max(best, float(op.p_per_v.max()))
+        log.info(
+            "engineering constraints: none given; P/V limited to %.0f W/m3, the largest of the "
+            "measured runs (set [constraints] in the config to change)",
+            best,
+        )
+        return EngineeringConstraints(max_p_per_v=best)
 
     # ----------------------------------------------------------------- points
     @property

@@ -28,7 +28,7 @@ from mfgp.acquisition import (
     suggest,
 )
 from mfgp.cli import main
-from mfgp.data import ScaleUpData
+from mfgp.data import ScaleUpData, read_table
 from mfgp.exceptions import InputDataError
 from mfgp.models import AR1MultiFidelityGP
 
@@ -103,6 +103,30 @@ def test_space_defaults(data: ScaleUpData, space: SearchSpace) -> None:
     s2 = SearchSpace.from_data(data, costs="simplified_model=0.1,lab=1", target_volume_L=1e5)
     sim = s2.options[0]
     assert (sim.fidelity, sim.volume_L, sim.cost) == (0, 1e5, 0.1)
+
+
+def test_default_envelope_keeps_target_points_reachable() -> None:
+    """With rpm free and no constraints given, target-scale points stay within the P/V of the
+    measured runs: no 50 m3 point at a 1 L stirrer speed. An explicit empty table opts out."""
+    from pathlib import Path
+
+    from mfgp.scaling.criteria import Vessel, operating_point
+
+    csv = Path(__file__).resolve().parents[1] / "data" / "bioreactor_multifidelity.csv"
+    d = ScaleUpData(read_table(csv), target="titer_gL", ignore=["biomass_gL"])
+    s = SearchSpace.from_data(d, costs="lab=1,pilot=20", target_volume_L=5e4)
+    assert s.constraints.max_p_per_v is not None
+    top = d.frame[d.fidelity == d.top_fidelity]
+    assert 2000 < s.constraints.max_p_per_v < 5000  # microbial P/V, PHYSICS.md: 2-5 kW/m3
+    pts = s.target_points(256)
+    rpm = pts[:, s.feature_names.index("rpm")]
+    assert float(rpm.max()) < 300 < float(top["rpm"].max())  # lab rpm excluded at 50 m3
+    vvm = pts[:, s.feature_names.index("vvm")]
+    op = operating_point(Vessel(5e4), rpm, vvm)
+    assert bool((op.p_per_v <= s.constraints.max_p_per_v * (1 + 1e-9)).all())
+    free = SearchSpace.from_data(d, costs="lab=1,pilot=20", target_volume_L=5e4, constraints={})
+    assert not free.constraints.active
+    assert float(free.target_points(256)[:, s.feature_names.index("rpm")].max()) > 1000
 
 
 def test_config_toml(tmp_path, data: ScaleUpData) -> None:

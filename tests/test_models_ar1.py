@@ -120,7 +120,9 @@ def test_recursive_equals_joint_on_nested_design(nlevels: int) -> None:
     X, Y = _three_levels()
     keep = X[:, -1] < nlevels
     X, Y = X[keep], Y[keep]
-    m = AR1MultiFidelityGP(mode="recursive", noise=1e-12, restarts=1, maxiter=40).fit((X, Y))
+    m = AR1MultiFidelityGP(
+        mode="recursive", noise=1e-12, restarts=1, maxiter=40, trend_uncertainty=None
+    ).fit((X, Y))
     joint = m.as_joint()
     assert joint.config["mode"] == "joint"
     # mixed levels in one call, inside and outside the data range
@@ -156,7 +158,8 @@ def test_zero_level0_reduces_to_single_task_gp() -> None:
     def zero(xf: Tensor) -> Tensor:
         return torch.zeros(xf.shape[:-1], dtype=xf.dtype)
 
-    m = AR1MultiFidelityGP(level0=zero, restarts=1, maxiter=40).fit((X, Y))
+    m = AR1MultiFidelityGP(level0=zero, restarts=1, maxiter=40, trend_uncertainty=None)
+    m.fit((X, Y))
     lvl = m.levels_["1"]
     c0 = ((0 - m.y_mu) / m.y_sd).item()
     stgp = SingleTaskGP(
@@ -175,6 +178,45 @@ def test_zero_level0_reduces_to_single_task_gp() -> None:
     a, b = m.posterior(_rows(xt, 1)), stgp.posterior(xt)
     torch.testing.assert_close(a.mean, b.mean, rtol=1e-6, atol=1e-8)
     torch.testing.assert_close(a.variance, b.variance, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("delta_mean", ["constant", "linear"])
+def test_trend_uncertainty_equals_gp_with_random_coefficients(delta_mean: str) -> None:
+    """Known answer: with trend coefficients beta ~ N(beta_hat, sd^2 I), the posterior
+    covariance equals that of a GP whose kernel is k(x, x') + sd^2 h(x)' h(x'), h = [f0, 1(, z)]
+    (O'Hagan 1978); the mean is the plug-in one."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(12, 1, generator=g, dtype=torch.float64)
+    X = _rows(x, 1)
+    Y = (1.7 * _f0(x) + 0.4 * x[:, 0]).unsqueeze(-1)
+    sd = 0.7
+    m = AR1MultiFidelityGP(
+        level0=_f0, noise=1e-3, delta_mean=delta_mean, trend_uncertainty=sd, restarts=1, maxiter=30
+    ).fit((X, Y))
+    plug = copy.deepcopy(m)
+    plug.config["trend_uncertainty"] = None
+    Xt = _grid(7, 1, torch.float64, -0.3, 1.3)
+    lvl = m.levels_["1"]
+
+    def h(Xr: Tensor) -> Tensor:
+        z = m._z(Xr)[0]
+        cols = [m._f0(Xr).unsqueeze(-1), torch.ones_like(z[:, :1])]
+        return torch.cat(cols + ([z] if delta_mean == "linear" else []), dim=-1)
+
+    with torch.no_grad():
+        z, zt = m._z(X)[0], m._z(Xt)[0]
+        noise = m._train_rows()[2]
+        K = lvl.kernel(z, z).to_dense() + sd**2 * h(X) @ h(X).T + torch.diag(noise)
+        Kst = lvl.kernel(zt, z).to_dense() + sd**2 * h(Xt) @ h(X).T
+        Kss = lvl.kernel(zt, zt).to_dense() + sd**2 * h(Xt) @ h(Xt).T
+        exact = Kss - Kst @ torch.linalg.solve(K, Kst.T)
+        mean, cov = m._latent(Xt)
+        mean_plug, cov_plug = plug._latent(Xt)
+    torch.testing.assert_close(cov, exact, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(mean, mean_plug)
+    assert bool((cov.diagonal() >= cov_plug.diagonal() - 1e-12).all())
+    # extrapolating beyond the data the coefficient uncertainty matters most
+    assert float(cov.diagonal()[-1] - cov_plug.diagonal()[-1]) > 1e-4
 
 
 def test_three_levels_with_level0_callable() -> None:
@@ -295,6 +337,91 @@ def test_same_seed_same_fit() -> None:
     s0, s1 = (f.state_dict() for f in fits)
     for key in s0:
         torch.testing.assert_close(s0[key], s1[key], rtol=0, atol=0)
+
+
+def test_fit_rows_subset_estimates_on_a_subset_and_conditions_on_all(monkeypatch) -> None:
+    """A level larger than ``fit_rows`` fits hyperparameters on a seeded subset; the posterior
+    still interpolates every row (noise-free data), and the same seed gives the same fit."""
+    X, Y = _ar1_data(torch.float64, n=(60, 15))
+    calls: list[int] = []
+    orig = AR1MultiFidelityGP._gauss_nll
+
+    def spy(K: Tensor, r: Tensor) -> Tensor:
+        calls.append(r.shape[-1])
+        return orig(K, r)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(AR1MultiFidelityGP, "_gauss_nll", staticmethod(spy))
+        fits = [
+            AR1MultiFidelityGP(fit_rows=20, restarts=1, maxiter=30).fit((X, Y), seed=4)
+            for _ in range(2)
+        ]
+    assert set(calls) == {20, 15}  # level 0 on 20 of its 60 rows, level 1 (15 rows) on all
+    for key, v in fits[0].state_dict().items():
+        torch.testing.assert_close(v, fits[1].state_dict()[key], rtol=0, atol=0)
+    lo = X[X[:, -1] == 0]
+    pred = fits[0].predict(lo)
+    assert (pred.mean - Y[X[:, -1] == 0, 0]).abs().max() < 0.05
+    full = AR1MultiFidelityGP(fit_rows=None, restarts=1, maxiter=30).fit((X, Y), seed=4)
+    Xt = _grid(9, 1, torch.float64)
+    assert (fits[0].predict(Xt).mean - full.predict(Xt).mean).abs().max() < 0.05
+    with pytest.raises(InputDataError, match="fit_rows"):
+        AR1MultiFidelityGP(fit_rows=3)
+
+
+def test_posterior_cache_follows_parameters() -> None:
+    """The recursive posterior factorises once per parameter state and refreshes after a
+    parameter changes in place (load_state_dict, optimiser steps)."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y))
+    Xt = _grid(5, 1, torch.float64)
+    a = m.predict(Xt).mean
+    s1 = m._cached_recursive_state()
+    assert m._cached_recursive_state() is s1
+    with torch.no_grad():
+        m.levels_["1"].rho_a.mul_(2.0)
+    assert m._cached_recursive_state() is not s1
+    b = m.predict(Xt).mean
+    assert (a - b).abs().max() > 1e-3
+    fresh = m._recursive_state()
+    torch.testing.assert_close(m._cached_recursive_state()[1]["alpha"], fresh[1]["alpha"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_for_simulator_interpolates_noise_free_levels(dtype: torch.dtype) -> None:
+    """The simulator settings (SE kernel, low-noise prior) interpolate noise-free smooth
+    levels far more closely than the measured-data defaults."""
+    X, Y = _ar1_data(dtype, n=(30, 10))
+    Xt = _grid(25, 1, dtype)
+    truth = 1.8 * _f0(Xt) + 0.3 * (Xt[:, 0] - 0.5)
+    sim = AR1MultiFidelityGP.for_simulator(restarts=1, maxiter=100).fit((X, Y))
+    default = AR1MultiFidelityGP(restarts=1, maxiter=100).fit((X, Y))
+    err_sim = (sim.predict(Xt).mean - truth).abs().max()
+    err_def = (default.predict(Xt).mean - truth).abs().max()
+    assert sim.config["noise_prior"] == [-8.0, 2.5]
+    assert err_sim < err_def
+    assert err_sim < (0.05 if dtype == torch.float32 else 0.01)
+    with pytest.raises(InputDataError, match="noise_prior"):
+        AR1MultiFidelityGP(noise_prior=(0.0, -1.0))
+    with pytest.raises(InputDataError, match="min_noise"):
+        AR1MultiFidelityGP(min_noise=0.0)
+
+
+def test_warm_start_starts_from_the_given_fit() -> None:
+    """``warm_start`` loads a previous fit's hyperparameters as the first start: with no
+    optimiser steps the refit has exactly those hyperparameters; a mismatch raises."""
+    X, Y = _ar1_data(torch.float64, n=(30, 10))
+    prev = AR1MultiFidelityGP(restarts=1, maxiter=40).fit((X, Y), seed=0)
+    X2, Y2 = _ar1_data(torch.float64, n=(30, 12), seed=0)
+    again = AR1MultiFidelityGP(restarts=1, maxiter=0).fit((X2, Y2), warm_start=prev)
+    for key, v in prev.levels_.state_dict().items():
+        torch.testing.assert_close(again.levels_.state_dict()[key], v, rtol=0, atol=0)
+    cold = AR1MultiFidelityGP(restarts=1, maxiter=0).fit((X2, Y2))
+    assert not torch.equal(cold.levels_["1"].rho_a, prev.levels_["1"].rho_a)
+    with pytest.raises(InputDataError, match="warm_start has different"):
+        AR1MultiFidelityGP(rho="linear", restarts=1, maxiter=0).fit((X2, Y2), warm_start=prev)
+    with pytest.raises(InputDataError, match="unknown fit options"):
+        AR1MultiFidelityGP(restarts=1).fit((X2, Y2), warmstart=prev)
 
 
 # ---------------------------------------------------------------------- errors

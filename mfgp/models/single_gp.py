@@ -25,17 +25,17 @@ from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from botorch.optim.utils import sample_all_priors
-from gpytorch.kernels import MaternKernel, ScaleKernel
+from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean, LinearMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior
+from gpytorch.priors import GammaPrior, LogNormalPrior
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
 from mfgp.models.base import ScaleUpModel, register_model
 
-__all__ = ["SingleFidelityGP", "matern52_kernel"]
+__all__ = ["SingleFidelityGP", "matern52_kernel", "se_kernel"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,17 @@ def matern52_kernel(d: int) -> ScaleKernel:
         MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(3.0, 6.0)),
         outputscale_prior=GammaPrior(2.0, 0.15),
     )
+
+
+def se_kernel(d: int) -> ScaleKernel:
+    """Scaled squared-exponential (RBF) ARD kernel for infinitely smooth responses.
+
+    Meant for deterministic simulators and analytic test functions (measured data are better
+    served by the rougher :func:`matern52_kernel`). The lengthscale prior LogNormal(0, 1.5) on
+    [0, 1]-normalised inputs is wide (95 % between 0.05 and 19), so that nearly linear
+    directions can take long lengthscales; the outputscale has no prior.
+    """
+    return ScaleKernel(RBFKernel(ard_num_dims=d, lengthscale_prior=LogNormalPrior(0.0, 1.5)))
 
 
 @register_model("gp")
