@@ -12,7 +12,7 @@ the three-level functions (Branin, Hartmann-3).
 Models: ``ar1`` (mfgp ``AR1MultiFidelityGP``, recursive, constant rho, library defaults for
 measured data: Matern-5/2 deltas, noise prior LogNormal(-4, 1)), ``ar1_sim``
 (``AR1MultiFidelityGP.for_simulator()``: the settings for deterministic codes,
-squared-exponential deltas and noise prior LogNormal(-8, 2.5), as the peers assume smooth
+squared-exponential deltas and noise prior LogNormal(-12, 3), as the peers assume smooth
 noise-free levels), ``nargp`` (mfgp ``NARGP``), ``botorch_stmf`` (BoTorch
 ``SingleTaskMultiFidelityGP``), ``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with
 the reason recorded when not installed).

@@ -133,7 +133,7 @@ def markdown(rows: pd.DataFrame, meta: dict[str, Any], goal_rows: list[dict[str,
         "# AR1 speed on Borehole: recursive vs joint vs BoTorch",
         "",
         f"Date: {meta['date']}. Machine: {meta['machine']['platform']}, "
-        f"{meta['machine']['cpu_count']} CPU cores (shared with other jobs), torch threads "
+        f"{meta['machine']['cpu_count']} CPU cores, torch threads "
         f"{meta['machine']['torch_threads']}; load average at start "
         f"{meta['machine']['load_average_at_start']}. Command: `{meta['command']}`.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",

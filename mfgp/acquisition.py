@@ -572,8 +572,8 @@ class SearchSpace:
             sel = rows["volume_L"].to_numpy(float) == vol
             op = operating_point(
                 Vessel(float(vol)),
-                torch.as_tensor(rows.loc[sel, "rpm"].to_numpy(float)).clamp_min(1e-6),
-                torch.as_tensor(vvm[sel]).clamp_min(1e-6),
+                torch.tensor(rows.loc[sel, "rpm"].to_numpy(float)).clamp_min(1e-6),
+                torch.tensor(vvm[sel]).clamp_min(1e-6),
             )
             best = max(best, float(op.p_per_v.max()))
         log.info(
@@ -699,11 +699,36 @@ class SearchSpace:
         return X[keep]
 
     def project(self, X: Tensor) -> Tensor:
-        """Map runs ``batch x q x (d + 1)`` to the target volume and the top fidelity."""
+        """Map runs ``batch x q x (d + 1)`` to the target volume and the top fidelity.
+
+        The operating variables are kept, except the stirrer speed (an ``rpm`` variable): a
+        stirrer speed only means something at its own scale, so it is scaled up to the target
+        volume by the constraints' scale-up rule (default constant P/V; both volumes with the
+        default vessel geometry, as in the feasibility check;
+        :func:`mfgp.scaling.criteria.scale_up`). The rule's speed ratio is taken at the
+        reference speed ``constraints.reference_rpm``; it does not depend on the speed for
+        constant P/V and constant tip speed.
+        """
         out = X.clone()
+        if "rpm" in self.feature_names:
+            j = self.feature_names.index("rpm")
+            out[..., j] = X[..., j] * self._rpm_factor(X[..., 0])
         out[..., 0] = math.log10(self.target_volume_L)
         out[..., -1] = float(self.top_fidelity)
         return out
+
+    def _rpm_factor(self, logv: Tensor) -> Tensor:
+        """Ratio target rpm / run rpm of the scale-up rule for runs at ``10 ** logv`` litres."""
+        from mfgp.scaling.criteria import Vessel, scale_up
+
+        factor = torch.ones_like(logv)
+        ref = float(self.constraints.reference_rpm)
+        for v in torch.unique(logv.detach().cpu()):
+            vol = float(10.0 ** float(v))
+            # default geometry at both scales, as in EngineeringConstraints.feasible
+            op = scale_up(Vessel(vol), ref, Vessel(self.target_volume_L), self.constraints.rule)
+            factor = torch.where(logv == v.to(logv), float(op.rpm) / ref, factor)
+        return factor
 
     def option_index(self, X: Tensor) -> Tensor:
         """Index of the option of each run ``... x (d + 1)`` (nearest volume and fidelity)."""

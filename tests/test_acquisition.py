@@ -155,6 +155,24 @@ def test_cost_model_maps_options(space: SearchSpace) -> None:
     assert set(cost.tolist()) == {1.0, 20.0}
 
 
+def test_project_scales_rpm_up_at_constant_power_per_volume(space: SearchSpace) -> None:
+    """A run projected to the target volume keeps its P/V (constant-P/V rule), not its rpm."""
+    from mfgp.scaling.criteria import Vessel, operating_point
+
+    X = space.candidates(8, seed=0)
+    P = space.project(X)
+    j = space.feature_names.index("rpm")
+    assert bool((P[:, 0] == math.log10(space.target_volume_L)).all())
+    assert bool((P[:, -1] == space.top_fidelity).all())
+    for x, p in zip(X, P, strict=True):
+        run = operating_point(Vessel(10 ** float(x[0])), float(x[j]))
+        tgt = operating_point(Vessel(space.target_volume_L), float(p[j]))
+        assert float(tgt.p_per_v_ungassed) == pytest.approx(float(run.p_per_v_ungassed), rel=1e-6)
+        assert float(p[j]) < float(x[j])  # 2 L and 200 L runs turn slower at 100 m3
+    others = [k for k in range(1, space.dim - 1) if k != j]
+    torch.testing.assert_close(P[:, others], X[:, others])
+
+
 # ----------------------------------------------------------------------------- proposals
 def test_proposals_inside_bounds_and_constraints(data: ScaleUpData, ar1) -> None:
     # binds at lab scale for high rpm; no rpm of the lab range is feasible at 100 m3

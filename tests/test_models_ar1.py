@@ -398,7 +398,7 @@ def test_for_simulator_interpolates_noise_free_levels(dtype: torch.dtype) -> Non
     default = AR1MultiFidelityGP(restarts=1, maxiter=100).fit((X, Y))
     err_sim = (sim.predict(Xt).mean - truth).abs().max()
     err_def = (default.predict(Xt).mean - truth).abs().max()
-    assert sim.config["noise_prior"] == [-8.0, 2.5]
+    assert sim.config["noise_prior"] == [-12.0, 3.0]
     assert err_sim < err_def
     assert err_sim < (0.05 if dtype == torch.float32 else 0.01)
     with pytest.raises(InputDataError, match="noise_prior"):

@@ -403,7 +403,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         self._cond: list[tuple[Tensor, Tensor, Tensor | None]] = []
 
     #: Settings of :meth:`for_simulator` (deterministic, smooth computer codes).
-    SIMULATOR_SETTINGS: dict[str, Any] = {"noise_prior": (-8.0, 2.5), "min_noise": 1e-8}
+    SIMULATOR_SETTINGS: dict[str, Any] = {"noise_prior": (-12.0, 3.0), "min_noise": 1e-12}
 
     @classmethod
     def for_simulator(cls, **kwargs: Any) -> AR1MultiFidelityGP:
@@ -412,13 +412,14 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         The defaults of the class target measured bioprocess data (Matern-5/2 deltas, a noise
         prior around 2 % of the output variance). For noise-free codes (analytic test
         functions, an ODE simulator at every level) this uses squared-exponential deltas
-        (:func:`~mfgp.models.single_gp.se_kernel`) and a noise prior LogNormal(-8, 2.5) with a
-        1e-8 floor, so the model can interpolate. Any argument overrides these settings.
+        (:func:`~mfgp.models.single_gp.se_kernel`) and a noise prior LogNormal(-12, 3) with a
+        1e-12 floor, so the model can interpolate to round-off (the jitter ladder still guards
+        the Cholesky factorisations). Any argument overrides these settings.
 
         Example:
             >>> m = AR1MultiFidelityGP.for_simulator(restarts=1)
             >>> m.config["noise_prior"]
-            [-8.0, 2.5]
+            [-12.0, 3.0]
         """
         from mfgp.models.single_gp import se_kernel
 
