@@ -407,13 +407,32 @@ def test_for_simulator_interpolates_noise_free_levels(dtype: torch.dtype) -> Non
         AR1MultiFidelityGP(min_noise=0.0)
 
 
+def test_loo_variance_calibrates_without_moving_the_mean() -> None:
+    """With ``loo_variance`` every level's leave-one-out residuals have unit standardised
+    mean square (Bachoc 2013), and the posterior mean equals the plain ML fit's."""
+    X, Y = _ar1_data(torch.float64, n=(30, 12))
+    Y = Y + 0.01 * torch.randn(Y.shape, generator=torch.Generator().manual_seed(0), dtype=Y.dtype)
+    loo = AR1MultiFidelityGP(restarts=1, maxiter=60, loo_variance=True).fit((X, Y), seed=0)
+    ml = AR1MultiFidelityGP(restarts=1, maxiter=60, loo_variance=False).fit((X, Y), seed=0)
+    Xt = torch.cat([_grid(9, 0, torch.float64), _grid(9, 1, torch.float64, -0.2, 1.2)])
+    a, b = loo.predict(Xt), ml.predict(Xt)
+    torch.testing.assert_close(a.mean, b.mean, rtol=1e-6, atol=1e-8)
+    assert not torch.allclose(a.variance, b.variance)
+    with torch.no_grad():
+        for st in loo._recursive_state():
+            a_diag = torch.cholesky_inverse(st["L"]).diagonal()
+            ms = float((st["alpha"] ** 2 / a_diag).mean())
+            assert ms == pytest.approx(1.0, rel=1e-3)
+
+
 def test_warm_start_starts_from_the_given_fit() -> None:
     """``warm_start`` loads a previous fit's hyperparameters as the first start: with no
     optimiser steps the refit has exactly those hyperparameters; a mismatch raises."""
     X, Y = _ar1_data(torch.float64, n=(30, 10))
     prev = AR1MultiFidelityGP(restarts=1, maxiter=40).fit((X, Y), seed=0)
     X2, Y2 = _ar1_data(torch.float64, n=(30, 12), seed=0)
-    again = AR1MultiFidelityGP(restarts=1, maxiter=0).fit((X2, Y2), warm_start=prev)
+    again = AR1MultiFidelityGP(restarts=1, maxiter=0, loo_variance=False)
+    again.fit((X2, Y2), warm_start=prev)
     for key, v in prev.levels_.state_dict().items():
         torch.testing.assert_close(again.levels_.state_dict()[key], v, rtol=0, atol=0)
     cold = AR1MultiFidelityGP(restarts=1, maxiter=0).fit((X2, Y2))
