@@ -148,3 +148,30 @@ def test_cuda(pair):
     m = NARGP(**FAST).fit((X.cuda(), Y.cuda()), seed=0)
     pred = m.predict(Xt.cuda())
     assert pred.mean.is_cuda
+
+
+def test_loo_variance_rescales_bands_not_the_mean(pair):
+    """``loo_variance`` calibrates each level's leave-one-out residuals to unit mean square and
+    leaves each level's GP mean where the plain fit puts it (the Monte Carlo mean of the top
+    level moves a little with the lower level's variance)."""
+    X, Y, Xt, _ = pair
+    g = torch.Generator().manual_seed(0)
+    Y = Y + 0.05 * torch.randn(Y.shape, generator=g, dtype=Y.dtype)  # noisy: no noise floor
+    plain = NARGP(restarts=1, maxiter=50, n_samples=20).fit((X, Y), seed=0)
+    loo = NARGP(restarts=1, maxiter=50, n_samples=20, loo_variance=True).fit((X, Y), seed=0)
+    a, b = loo.predict(Xt[:40]), plain.predict(Xt[:40])
+    assert not torch.allclose(a.variance, b.variance)
+    x = plain.levels_[0].train_inputs[0]
+    with torch.no_grad():
+        for k in range(len(plain.levels_)):
+            torch.testing.assert_close(
+                loo._deterministic_mean(x, k), plain._deterministic_mean(x, k), rtol=1e-6, atol=1e-8
+            )
+    with torch.no_grad():
+        for gp in loo.levels_:
+            Xtr, ytr = gp.train_inputs[0], gp.train_targets
+            K = gp.covar_module(Xtr, Xtr).to_dense()
+            A = K + gp.likelihood.noise.squeeze() * torch.eye(K.shape[-1], dtype=K.dtype)
+            Ainv = torch.linalg.inv(A)
+            alpha = Ainv @ (ytr - gp.mean_module.constant)
+            assert float((alpha**2 / Ainv.diagonal()).mean()) == pytest.approx(1.0, rel=1e-3)

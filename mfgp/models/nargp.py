@@ -96,6 +96,14 @@ class NARGP(ScaleUpModel):
             the full moment-matched covariance ``E_s[C^s] + Cov_s[m^s]``, cubic in the number of
             test points, for q-batch acquisition).
         min_noise: lower bound of every level's noise variance, in standardised units.
+        loo_variance: after fitting each level, rescale its kernel and noise variances
+            together (each level's GP mean does not move; the Monte Carlo mean of the levels
+            above does, slightly, through the wider or narrower lower-level samples) so that
+            its leave-one-out residuals have unit standardised variance (Bachoc 2013), as
+            ``AR1MultiFidelityGP(loo_variance=True)``.
+            Off by default: on the test functions (5 seeds) it brought Park's coverage from
+            0.99 to 0.94 but lowered it on Forrester (0.94 -> 0.84), Currin and the nonlinear
+            pair, where the Monte Carlo propagation already shapes the bands.
 
     Example:
         >>> import torch
@@ -118,6 +126,7 @@ class NARGP(ScaleUpModel):
         mc_seed: int = 0,
         covariance: str = "diag",
         min_noise: float = 1e-6,
+        loo_variance: bool = False,
     ) -> None:
         if kernel not in ("rbf", "matern52"):
             raise InputDataError(f"kernel must be 'rbf' or 'matern52', got {kernel!r}")
@@ -137,6 +146,7 @@ class NARGP(ScaleUpModel):
             mc_seed=mc_seed,
             covariance=covariance,
             min_noise=min_noise,
+            loo_variance=bool(loo_variance),
         )
 
     # ----------------------------------------------------------------- building
@@ -265,6 +275,26 @@ class NARGP(ScaleUpModel):
             )
         gp.load_state_dict(best_state)
         gp.eval()
+        if self.config.get("loo_variance"):
+            self._loo_rescale(k, gp)
+
+    def _loo_rescale(self, k: int, gp: SingleTaskGP) -> None:
+        """Scale every outputscale and the noise of level ``k`` by the leave-one-out variance
+        factor ``mean_i alpha_i^2 / [A^-1]_ii`` (never pushing the noise below its floor)."""
+        with torch.no_grad():
+            Xtr, ytr = gp.train_inputs[0], gp.train_targets
+            noise = gp.likelihood.noise.squeeze()
+            K = gp.covar_module(Xtr, Xtr).to_dense()
+            Lc = _safe_cholesky(K + noise * torch.eye(K.shape[-1], dtype=K.dtype, device=K.device))
+            alpha = torch.cholesky_solve((ytr - gp.mean_module.constant).unsqueeze(-1), Lc)
+            a_diag = torch.cholesky_inverse(Lc).diagonal()
+            s2 = float((alpha.squeeze(-1) ** 2 / a_diag).mean().clamp(1e-2, 1e2))
+            s2 = max(s2, 1.001 * self.config["min_noise"] / float(noise))
+            for m in gp.covar_module.modules():
+                if isinstance(m, ScaleKernel):
+                    m.outputscale = m.outputscale * s2
+            gp.likelihood.noise = gp.likelihood.noise * s2
+        log.debug("NARGP level %d: leave-one-out variance scale %.3g", k, s2)
 
     # --------------------------------------------------------------- prediction
     def _latent(self, gp: SingleTaskGP, x: Tensor, full: bool) -> tuple[Tensor, Tensor]:
