@@ -40,3 +40,8 @@ def check_model_contract(name: str, frame, *, device: str, tmp_path: Path) -> No
     loaded = load_model(tmp_path / name, device=device)
     again = loaded.predict(test.X)
     assert torch.allclose(again.mean, pred.mean, rtol=1e-5, atol=1e-6)
+    # the seed fixes the whole fit, whatever the global RNG held before (building included)
+    torch.rand(7)
+    refit = get_model(name).fit(train, seed=0).predict(test.X)
+    assert torch.allclose(refit.mean, pred.mean, rtol=1e-6, atol=1e-8)
+    assert torch.allclose(refit.variance, pred.variance, rtol=1e-6, atol=1e-10)

@@ -239,9 +239,11 @@ class ScaleUpModel(Model, ABC):
         self.n_fidelities_ = int(X[:, -1].max().item()) + 1
         if "fidelity_names" in self.metadata:
             self.n_fidelities_ = max(self.n_fidelities_, len(self.metadata["fidelity_names"]))
-        self._build(X, Y, Yvar)
-        self.to(device=X.device, dtype=X.dtype)
+        # building draws random initial values too (e.g. GPyTorch's LinearMean weights): seed
+        # it, or degenerate fits depend on whatever the global RNG held before
         with seeded(seed, X.device):
+            self._build(X, Y, Yvar)
+            self.to(device=X.device, dtype=X.dtype)
             self._optimize(seed=seed, **options)
         self.fitted_ = True
         self.eval()
