@@ -58,8 +58,8 @@ levels*, so that :math:`\rho` keeps its meaning and is not driven to 0 by a sing
 units with ``log_transform``).
 
 The KOH block covariance, the recursive co-kriging and the per-level Cholesky with the
-:func:`mfgp.settings.jitter_ladder` are written here by hand (no library implements them);
-kernels, means, priors and posteriors are GPyTorch/BoTorch building blocks.
+:func:`mfgp.settings.jitter_ladder` (:mod:`mfgp.models.gp_linalg`) are written here by hand (no
+library implements them); kernels, means, priors and posteriors are GPyTorch/BoTorch blocks.
 
 References:
     Kennedy, M. C. & O'Hagan, A. (2000). Predicting the output from a complex computer code
@@ -95,8 +95,8 @@ from torch import Tensor, nn
 
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError, NumericalWarning
 from mfgp.models.base import Z95, Prediction, ScaleUpModel, register_model
+from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale
 from mfgp.models.single_gp import matern52_kernel
-from mfgp.settings import jitter_ladder
 
 __all__ = ["AR1MultiFidelityGP"]
 
@@ -104,27 +104,6 @@ log = logging.getLogger(__name__)
 
 Level0 = Callable[[Tensor], Tensor]
 KernelFactory = Callable[[int], Kernel]
-
-
-def _cholesky(K: Tensor) -> Tensor:
-    """Lower Cholesky factor of ``K`` (``batch x n x n``), adding diagonal jitter from
-    :func:`mfgp.settings.jitter_ladder` until the factorisation succeeds.
-
-    Raises:
-        NotPSDError: every jitter of the ladder failed.
-    """
-    ladder = jitter_ladder(K.dtype)
-    eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
-    for jitter in ladder:
-        L, info = torch.linalg.cholesky_ex(K + jitter * eye if jitter > 0 else K)
-        if not bool((info > 0).any()) and bool(torch.isfinite(L).all()):
-            if jitter > 0:
-                log.debug("Cholesky needed jitter %g", jitter)
-            return L
-    raise NotPSDError(
-        f"covariance matrix ({K.shape[-1]} x {K.shape[-1]}) is not positive definite even with "
-        f"jitter {ladder[-1]:g}"
-    )
 
 
 def _dense(kernel: Kernel, x1: Tensor, x2: Tensor) -> Tensor:
@@ -703,7 +682,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     @staticmethod
     def _gauss_nll(K: Tensor, r: Tensor) -> Tensor:
         """``-log N(r; 0, K) / n`` with the jitter ladder."""
-        L = _cholesky(K)
+        L = jittered_cholesky(K)
         a = torch.linalg.solve_triangular(L, r.unsqueeze(-1), upper=False).squeeze(-1)
         n = r.shape[-1]
         nll = 0.5 * (a.pow(2).sum(-1) + n * math.log(2 * math.pi)) + L.diagonal(
@@ -719,7 +698,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         X = X.expand(*batch, *X.shape[-2:])
         yt = yt.expand(*batch, yt.shape[-1])
         nt = nt.expand(*batch, nt.shape[-1])
-        Lc = _cholesky(self._prior_cov(Xt, Xt) + torch.diag_embed(nt))
+        Lc = jittered_cholesky(self._prior_cov(Xt, Xt) + torch.diag_embed(nt))
         r = (yt - self._prior_mean(Xt)).unsqueeze(-1)
         alpha = torch.cholesky_solve(r, Lc)
         Kts = self._prior_cov(Xt, X)
@@ -759,7 +738,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         """Normalised inputs ``z``, Cholesky factor ``L`` and weights ``alpha = A^-1 r`` of
         level ``k``'s GP."""
         r, A, z = self._level_terms(k, Xk, yk, nk, mprev)
-        Lc = _cholesky(A)
+        Lc = jittered_cholesky(A)
         alpha = torch.cholesky_solve(r.unsqueeze(-1), Lc).squeeze(-1)
         state = {"z": z, "L": Lc, "alpha": alpha}
         sd = self.config.get("trend_uncertainty")
@@ -910,11 +889,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             return False
         if self.train_Yvar_ is not None or n < 3:
             return False
-        a_diag = torch.cholesky_inverse(st["L"]).diagonal(dim1=-2, dim2=-1)
-        s2 = float((st["alpha"] ** 2 / a_diag).mean().clamp(1e-2, 1e2))
-        # never push the noise below its floor: both must scale alike for the mean to stay
         floor = float(lvl.likelihood.noise_covar.raw_noise_constraint.lower_bound)
-        s2 = max(s2, 1.001 * floor / float(lvl.likelihood.noise.min()))
+        s2 = loo_variance_scale(st["L"], st["alpha"], lvl.likelihood.noise, floor)
         kern.outputscale = kern.outputscale * s2
         lvl.likelihood.noise = lvl.likelihood.noise * s2
         log.debug("level %d: leave-one-out variance scale %.3g", k, s2)

@@ -46,11 +46,12 @@ from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior, LogNormalPrior
+from linear_operator.utils.errors import NotPSDError
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
 from mfgp.models.base import ScaleUpModel, gaussian_posterior, register_model
-from mfgp.settings import jitter_ladder
+from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale
 
 __all__ = ["NARGP"]
 
@@ -282,14 +283,9 @@ class NARGP(ScaleUpModel):
         """Scale every outputscale and the noise of level ``k`` by the leave-one-out variance
         factor ``mean_i alpha_i^2 / [A^-1]_ii`` (never pushing the noise below its floor)."""
         with torch.no_grad():
-            Xtr, ytr = gp.train_inputs[0], gp.train_targets
-            noise = gp.likelihood.noise.squeeze()
-            K = gp.covar_module(Xtr, Xtr).to_dense()
-            Lc = _safe_cholesky(K + noise * torch.eye(K.shape[-1], dtype=K.dtype, device=K.device))
-            alpha = torch.cholesky_solve((ytr - gp.mean_module.constant).unsqueeze(-1), Lc)
-            a_diag = torch.cholesky_inverse(Lc).diagonal()
-            s2 = float((alpha.squeeze(-1) ** 2 / a_diag).mean().clamp(1e-2, 1e2))
-            s2 = max(s2, 1.001 * self.config["min_noise"] / float(noise))
+            Lc, alpha, _ = _train_factor(gp)
+            noise = gp.likelihood.noise
+            s2 = loo_variance_scale(Lc, alpha.squeeze(-1), noise, self.config["min_noise"])
             for m in gp.covar_module.modules():
                 if isinstance(m, ScaleKernel):
                     m.outputscale = m.outputscale * s2
@@ -305,14 +301,8 @@ class NARGP(ScaleUpModel):
         never materialises an ``n x n`` test covariance (``S * n`` Monte Carlo rows).
         """
         Xtr = gp.train_inputs[0]
-        ytr = gp.train_targets
         kern = gp.covar_module
-        noise = gp.likelihood.noise.squeeze()
-        K = kern(Xtr, Xtr).to_dense()
-        K = K + noise * torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
-        Lc = _safe_cholesky(K)
-        c = gp.mean_module.constant.squeeze()
-        alpha = torch.cholesky_solve((ytr - c).unsqueeze(-1), Lc)  # n_tr x 1
+        Lc, alpha, c = _train_factor(gp)
         if full:
             Ks = kern(x, Xtr).to_dense()  # ... x n x n_tr
             mean = c + (Ks @ alpha).squeeze(-1)
@@ -460,15 +450,25 @@ def _initialise(gp: SingleTaskGP, gen: torch.Generator, *, first: bool, min_nois
         gp.mean_module.constant = torch.zeros_like(gp.mean_module.constant)
 
 
+def _train_factor(gp: SingleTaskGP) -> tuple[Tensor, Tensor, Tensor]:
+    """Cholesky factor of a level's training covariance (kernel plus noise), the weights
+    ``alpha = A^-1 (y - c)`` (``n_tr x 1``) and the constant mean ``c``."""
+    Xtr = gp.train_inputs[0]
+    K = gp.covar_module(Xtr, Xtr).to_dense()
+    K = K + gp.likelihood.noise.squeeze() * torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+    Lc = _safe_cholesky(K)
+    c = gp.mean_module.constant.squeeze()
+    alpha = torch.cholesky_solve((gp.train_targets - c).unsqueeze(-1), Lc)
+    return Lc, alpha, c
+
+
 def _safe_cholesky(cov: Tensor) -> Tensor:
-    """Cholesky factor of ``... x n x n`` covariances, with the dtype's jitter ladder."""
-    scale = cov.diagonal(dim1=-2, dim2=-1).mean().clamp_min(1e-12)
-    eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-    for jitter in jitter_ladder(cov.dtype):
-        chol, info = torch.linalg.cholesky_ex(cov + jitter * scale * eye)
-        if not bool((info > 0).any()):
-            return chol
-    raise ModelFittingError(
-        "the NARGP predictive covariance is not positive definite even with jitter; use "
-        "covariance='diag' or float64"
-    )
+    """Cholesky factor of ``... x n x n`` covariances, with the dtype's jitter ladder (scaled
+    by the mean variance)."""
+    try:
+        return jittered_cholesky(cov, relative=True)
+    except NotPSDError as err:
+        raise ModelFittingError(
+            "the NARGP predictive covariance is not positive definite even with jitter; use "
+            "covariance='diag' or float64"
+        ) from err
