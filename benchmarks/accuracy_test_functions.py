@@ -48,6 +48,7 @@ import torch
 
 from mfgp import io, metrics
 from mfgp.benchmarks.functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
+from mfgp.benchmarks.harness import parse_seeds
 from mfgp.benchmarks.peers import MFGPAdapter, Peer, get_peer
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -258,12 +259,6 @@ def markdown(
     return "\n".join(lines)
 
 
-def parse_seeds(text: str) -> list[int]:
-    if "," in text or "-" in text[1:]:
-        return [int(s) for s in text.split(",") if s.strip()]
-    return list(range(int(text)))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="5", help="number of seeds (0..N-1) or a comma list")
@@ -293,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
-    seeds = parse_seeds(args.seeds)
+    seeds = parse_seeds(args.seeds)  # harness: '3' -> 0..2, '0,5' -> [0, 5]
     problems = [p.strip() for p in args.problems.split(",") if p.strip()]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     n_test = args.n_test
