@@ -2,9 +2,10 @@
 
 Borehole (8D, two levels) with ``n_LF`` in {400, 1600, 6400} and ``n_HF = n_LF / 5`` (nested
 Sobol design, seed 0), 1000 test points at the top level. Every cell (model x size x device) runs
-in its own subprocess with a wall-clock budget (``--budget``, default 300 s): a cell that runs
-out of time or memory is recorded with the reason, never with an invented number, and larger
-sizes of that model are then skipped.
+in its own subprocess, which first fits the same model untimed on a tiny problem (one-off
+import and initialisation costs stay out of the times), with a wall-clock budget (``--budget``,
+default 300 s): a cell that runs out of time or memory is recorded with the reason, never with
+an invented number, and larger sizes of that model are then skipped.
 
 Models, all with one marginal-likelihood optimisation (``--restarts 1``) so that the times compare
 like with like:
@@ -15,7 +16,11 @@ like with like:
 - ``ar1_recursive_all``: the same with ``fit_rows=None`` (every row in every likelihood
   evaluation), to show what the subset buys and costs;
 - ``ar1_joint``: ``AR1MultiFidelityGP(mode="joint")`` (Kennedy & O'Hagan 2000, one GP over all
-  rows, ``O((sum n_k)^3)``; its first restart starts from a recursive fit, included in its time);
+  rows, ``O((sum n_k)^3)`` per step; its first restart starts from a recursive fit on every row,
+  included in its time: mfgp's fastest joint fit);
+- ``ar1_joint_textbook``: the same with ``joint_start="default"``: the textbook joint fit, all
+  hyperparameters optimised together from the data-driven start, which the issue's goal has in
+  mind;
 - ``botorch_stmf``: BoTorch's ``SingleTaskMultiFidelityGP`` (one GP over all rows).
 
 Goals (issue 4): the recursive fit is at least 5x faster than the joint fit at ``n_LF = 1600``,
@@ -51,12 +56,20 @@ from mfgp import io, metrics
 from mfgp.benchmarks.functions import Borehole, make_problem
 
 OUT = Path(__file__).resolve().parent / "results"
-MODELS = ("ar1_recursive", "ar1_recursive_all", "ar1_joint", "botorch_stmf")
+MODELS = ("ar1_recursive", "ar1_recursive_all", "ar1_joint", "ar1_joint_textbook", "botorch_stmf")
 MARK = "@@RESULT@@"
 
 
-def run_cell(model: str, n_lf: int, device: str, restarts: int, n_test: int) -> dict[str, Any]:
-    """Fit and predict one model on one size; returns times (s) and the test NRMSE."""
+def run_cell(
+    model: str, n_lf: int, device: str, restarts: int, n_test: int, warmup: bool = True
+) -> dict[str, Any]:
+    """Fit and predict one model on one size; returns times (s) and the test NRMSE.
+
+    With ``warmup``, the same model is first fitted untimed on a 20/4-row Borehole problem, so
+    that the timed fit excludes one-off costs of a fresh process (lazy imports such as
+    ``torch._dynamo`` on the first optimiser step, about 1.2 s here; CUDA context creation)."""
+    if warmup:
+        run_cell(model, 20, device, restarts, 10, warmup=False)
     dev = torch.device(device)
     X, Y, Xt, Yt = make_problem(Borehole(), (n_lf, n_lf // 5), seed=0, n_test=n_test)
     X, Y, Xt, Yt = (t.to(dev) for t in (X, Y, Xt, Yt))
@@ -65,9 +78,10 @@ def run_cell(model: str, n_lf: int, device: str, restarts: int, n_test: int) -> 
     if model.startswith("ar1"):
         from mfgp.models.ar1 import AR1MultiFidelityGP
 
-        mode = "joint" if model == "ar1_joint" else "recursive"
+        mode = "joint" if model.startswith("ar1_joint") else "recursive"
         fit_rows = None if model == "ar1_recursive_all" else 1000
-        m = AR1MultiFidelityGP(mode=mode, restarts=restarts, fit_rows=fit_rows)
+        start = "default" if model == "ar1_joint_textbook" else "recursive"
+        m = AR1MultiFidelityGP(mode=mode, restarts=restarts, fit_rows=fit_rows, joint_start=start)
         sync()
         t0, c0 = time.perf_counter(), time.process_time()
         m.fit((X, Y), seed=0)
@@ -140,7 +154,8 @@ def markdown(rows: pd.DataFrame, meta: dict[str, Any], goal_rows: list[dict[str,
         "",
         f"n_HF = n_LF / 5, {meta['n_test']} test points, {meta['restarts']} restart(s) per model, "
         f"per-cell budget {meta['budget_s']} s (subprocess; cells over budget are reported, "
-        "never estimated).",
+        "never estimated). Each cell first fits its model untimed on a 20/4-row problem, so "
+        "that one-off import costs are not timed.",
         "",
         "Wall-clock seconds depend on the other jobs on the machine; CPU seconds (all threads of",
         "the cell's process) are less sensitive to them. `load` is the 1-minute load average",
@@ -174,23 +189,25 @@ def goals(rows: pd.DataFrame) -> list[dict[str, Any]]:
     def fit(model: str, n: int) -> float | None:
         return float(cpu.loc[(model, n), "fit_s"]) if (model, n) in cpu.index else None
 
-    rec, joint = fit("ar1_recursive", 1600), fit("ar1_joint", 1600)
-    if rec is not None and joint is not None:
-        ratio = joint / rec
-        met, detail = ("yes" if ratio >= 5 else "no"), f"joint/recursive = {ratio:.1f}x"
-    elif rec is not None and 1600 in set(rows.n_lf):
-        st = rows[(rows.model == "ar1_joint") & (rows.n_lf == 1600)].status.tolist()
-        met = "yes (joint did not finish)" if st and st[0].startswith("timeout") else "n/a"
-        detail = f"recursive {rec:.1f} s; joint: {st[0] if st else 'not run'}"
-    else:
-        met, detail = "n/a", "recursive or joint at n_LF=1600 not measured"
-    out.append(
-        {
-            "goal": "recursive fit >= 5x faster than joint at n_LF=1600 (CPU)",
-            "met": met,
-            "detail": detail,
-        }
-    )
+    rec = fit("ar1_recursive", 1600)
+    for jm, what in (("ar1_joint", "mfgp joint mode"), ("ar1_joint_textbook", "textbook joint")):
+        joint = fit(jm, 1600)
+        if rec is not None and joint is not None:
+            ratio = joint / rec
+            met, detail = ("yes" if ratio >= 5 else "no"), f"{jm}/ar1_recursive = {ratio:.1f}x"
+        elif rec is not None and 1600 in set(rows.n_lf):
+            st = rows[(rows.model == jm) & (rows.n_lf == 1600)].status.tolist()
+            met = "yes (joint did not finish)" if st and st[0].startswith("timeout") else "n/a"
+            detail = f"recursive {rec:.1f} s; {jm}: {st[0] if st else 'not run'}"
+        else:
+            met, detail = "n/a", f"ar1_recursive or {jm} at n_LF=1600 not measured"
+        out.append(
+            {
+                "goal": f"recursive fit >= 5x faster than joint at n_LF=1600 (CPU; {what})",
+                "met": met,
+                "detail": detail,
+            }
+        )
     r6400 = fit("ar1_recursive", 6400)
     if r6400 is not None:
         out.append(

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError
 from mfgp.models import AR1MultiFidelityGP, get_model
+from mfgp.models import ar1 as ar1_module
 from mfgp.models.hybrid import HybridGP
 
 DTYPES = [torch.float32, torch.float64]
@@ -344,14 +345,14 @@ def test_fit_rows_subset_estimates_on_a_subset_and_conditions_on_all(monkeypatch
     still interpolates every row (noise-free data), and the same seed gives the same fit."""
     X, Y = _ar1_data(torch.float64, n=(60, 15))
     calls: list[int] = []
-    orig = AR1MultiFidelityGP._gauss_nll
+    orig = ar1_module.gaussian_nll
 
     def spy(K: Tensor, r: Tensor) -> Tensor:
         calls.append(r.shape[-1])
         return orig(K, r)
 
     with monkeypatch.context() as mp:
-        mp.setattr(AR1MultiFidelityGP, "_gauss_nll", staticmethod(spy))
+        mp.setattr(ar1_module, "gaussian_nll", spy)
         fits = [
             AR1MultiFidelityGP(fit_rows=20, restarts=1, maxiter=30).fit((X, Y), seed=4)
             for _ in range(2)
@@ -453,6 +454,32 @@ def test_fit_raises_model_fitting_error_when_cholesky_fails(monkeypatch) -> None
     monkeypatch.setattr(torch.linalg, "cholesky_ex", broken)
     with pytest.warns(Warning), pytest.raises(ModelFittingError, match="all 2 restarts"):
         AR1MultiFidelityGP(restarts=2, maxiter=5).fit((X, Y))
+
+
+def test_joint_starts_agree_and_joint_mode_is_not_loo_rescaled() -> None:
+    """Both joint starts reach the joint marginal-likelihood optimum on a nested design (the
+    textbook start is slower, not different); joint mode ignores ``loo_variance``, which the
+    joint optimisation would undo."""
+    X, Y = _ar1_data(torch.float64, n=(30, 12))
+    Y = Y + 0.01 * torch.randn(Y.shape, generator=torch.Generator().manual_seed(0), dtype=Y.dtype)
+    fits = {
+        start: AR1MultiFidelityGP(mode="joint", restarts=1, maxiter=200, joint_start=start).fit(
+            (X, Y), seed=0
+        )
+        for start in ("recursive", "default")
+    }
+    with torch.no_grad():
+        nll = {k: float(m._joint_nll()) for k, m in fits.items()}
+    assert nll["default"] == pytest.approx(nll["recursive"], abs=1e-4)
+    Xt = _grid(9, 1, torch.float64, -0.2, 1.2)
+    a, b = fits["recursive"].predict(Xt), fits["default"].predict(Xt)
+    assert (a.mean - b.mean).abs().max() < 1e-2 * Y.std()
+    plain = AR1MultiFidelityGP(mode="joint", restarts=1, maxiter=200, loo_variance=False)
+    plain.fit((X, Y), seed=0)
+    for key, v in plain.state_dict().items():
+        torch.testing.assert_close(v, fits["recursive"].state_dict()[key])
+    with pytest.raises(InputDataError, match="joint_start"):
+        AR1MultiFidelityGP(mode="joint", joint_start="cold")
 
 
 def test_input_errors() -> None:

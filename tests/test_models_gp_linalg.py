@@ -1,12 +1,14 @@
-"""Tests of the shared GP linear algebra (jittered Cholesky, leave-one-out variance scale)."""
+"""Tests of the shared GP linear algebra (Gaussian NLL, jittered Cholesky, leave-one-out scale)."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 from linear_operator.utils.errors import NotPSDError
 
-from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale
+from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale
 
 from .conftest import DTYPES
 
@@ -45,3 +47,47 @@ def test_loo_variance_scale_matches_brute_force_leave_one_out() -> None:
     assert loo_variance_scale(L, alpha, noise, 1e-9) == pytest.approx(expected, rel=1e-8)
     # the noise floor bounds the factor from below
     assert loo_variance_scale(L, alpha, noise, 1.0) == pytest.approx(1.001 / 0.05)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_gaussian_nll_value_and_gradient_match_torch(dtype: torch.dtype, batch: tuple) -> None:
+    g = torch.Generator().manual_seed(1)
+    n = 7
+    B = torch.randn(*batch, n, n, generator=g, dtype=torch.float64)
+    K0 = (B @ B.transpose(-1, -2) / n + 0.5 * torch.eye(n, dtype=torch.float64)).to(dtype)
+    r0 = torch.randn(*batch, n, generator=g, dtype=torch.float64).to(dtype)
+    K, r = K0.clone().requires_grad_(), r0.clone().requires_grad_()
+    weights = torch.arange(1.0, 1.0 + math.prod(batch), dtype=dtype).reshape(batch)
+    (gaussian_nll(K, r) * weights).sum().backward()
+    K2, r2 = K0.clone().requires_grad_(), r0.clone().requires_grad_()
+    ref = -torch.distributions.MultivariateNormal(torch.zeros_like(r2), K2).log_prob(r2) / n
+    (ref * weights).sum().backward()
+    tol = {"rtol": 1e-9, "atol": 1e-9} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-4}
+    torch.testing.assert_close(gaussian_nll(K0, r0), ref.detach(), **tol)
+    torch.testing.assert_close(r.grad, r2.grad, **tol)
+    # torch's gradient of a symmetric input need not be symmetric; compare the symmetric parts
+    sym = lambda G: 0.5 * (G + G.transpose(-1, -2))  # noqa: E731
+    torch.testing.assert_close(sym(K.grad), sym(K2.grad), **tol)
+
+
+def test_gaussian_nll_gradcheck_through_a_kernel() -> None:
+    x = torch.linspace(0, 1, 6, dtype=torch.float64)
+    y = torch.sin(5 * x)
+
+    def f(log_ls: torch.Tensor, log_noise: torch.Tensor) -> torch.Tensor:
+        K = torch.exp(-((x[:, None] - x[None, :]) ** 2) / log_ls.exp() ** 2)
+        return gaussian_nll(K + log_noise.exp() * torch.eye(6, dtype=torch.float64), y)
+
+    args = (torch.tensor(-1.0, dtype=torch.float64), torch.tensor(-3.0, dtype=torch.float64))
+    assert torch.autograd.gradcheck(f, tuple(a.requires_grad_() for a in args))
+    with pytest.raises(NotPSDError):
+        gaussian_nll(-torch.eye(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_jittered_cholesky_rejects_non_finite_entries(bad: float) -> None:
+    K = torch.eye(4, dtype=torch.float64)
+    K[3, 1] = K[1, 3] = bad
+    with pytest.raises(NotPSDError):
+        jittered_cholesky(K)

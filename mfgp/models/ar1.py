@@ -95,7 +95,7 @@ from torch import Tensor, nn
 
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError, NumericalWarning
 from mfgp.models.base import Z95, Prediction, ScaleUpModel, register_model
-from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale
+from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale
 from mfgp.models.single_gp import matern52_kernel
 
 __all__ = ["AR1MultiFidelityGP"]
@@ -238,6 +238,12 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     Args:
         mode: ``"recursive"`` (Le Gratiet & Garnier, level by level) or ``"joint"`` (one exact GP
             with the KOH block covariance).
+        joint_start: in ``joint`` mode, where the joint marginal-likelihood optimisation starts:
+            ``"recursive"`` (default) from a recursive fit on every row (for a nested design
+            that is already the joint optimum up to the noise approximation, so few joint
+            steps remain), or ``"default"``, every level from its data-driven start (the
+            textbook Kennedy & O'Hagan fit, all hyperparameters at once; a reference for
+            benchmarks, slower).
         rho: ``"constant"`` per level or ``"linear"`` in the features ``rho_features``.
         rho_features: feature columns (0-based, fidelity excluded) of a linear rho; default
             ``[0]`` (``log10_volume_L``).
@@ -339,6 +345,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         rho_slope_sd: float | None = None,
         trend_uncertainty: float | None = 1.0,
         loo_variance: bool = True,
+        joint_start: str = "recursive",
     ) -> None:
         if mode not in ("recursive", "joint"):
             raise InputDataError(f"mode must be 'recursive' or 'joint', got {mode!r}")
@@ -347,6 +354,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         if delta_mean not in ("constant", "linear", "zero"):
             raise InputDataError(
                 f"delta_mean must be 'constant', 'linear' or 'zero', got {delta_mean!r}"
+            )
+        if joint_start not in ("recursive", "default"):
+            raise InputDataError(
+                f"joint_start must be 'recursive' or 'default', got {joint_start!r}"
             )
         if restarts < 1:
             raise InputDataError(f"restarts must be >= 1, got {restarts}")
@@ -385,6 +396,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             rho_slope_sd=None if rho_slope_sd is None else float(rho_slope_sd),
             trend_uncertainty=None if trend_uncertainty is None else float(trend_uncertainty),
             loo_variance=bool(loo_variance),
+            joint_start=joint_start,
             noise_prior=noise_prior,
             min_noise=float(min_noise),
         )
@@ -677,18 +689,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         """Negative joint log marginal likelihood plus log priors, per observation."""
         X, y, noise = self._train_rows()
         K = self._prior_cov(X, X) + torch.diag_embed(noise)
-        return self._gauss_nll(K, y - self._prior_mean(X)) - _log_prior(self.levels_) / y.numel()
-
-    @staticmethod
-    def _gauss_nll(K: Tensor, r: Tensor) -> Tensor:
-        """``-log N(r; 0, K) / n`` with the jitter ladder."""
-        L = jittered_cholesky(K)
-        a = torch.linalg.solve_triangular(L, r.unsqueeze(-1), upper=False).squeeze(-1)
-        n = r.shape[-1]
-        nll = 0.5 * (a.pow(2).sum(-1) + n * math.log(2 * math.pi)) + L.diagonal(
-            dim1=-2, dim2=-1
-        ).log().sum(-1)
-        return nll / n
+        return gaussian_nll(K, y - self._prior_mean(X)) - _log_prior(self.levels_) / y.numel()
 
     def _joint_latent(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Exact KOH posterior mean ``batch x n`` and covariance ``batch x n x n``."""
@@ -818,7 +819,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         state: list[dict[str, Tensor]] = []
         # joint mode pays O((sum n_k)^3) per step anyway: its recursive start uses every row,
         # which leaves the joint optimisation far fewer steps than a subset start would
-        fit_rows = self.config.get("fit_rows") if self.config["mode"] == "recursive" else None
+        joint = self.config["mode"] == "joint"
+        fit_rows = None if joint else self.config.get("fit_rows")
+        # joint_start="default": the textbook joint fit, every level from its data-driven start
+        cold = joint and self.config.get("joint_start", "recursive") == "default"
         for k in range(self.first_gp_level, self.n_fidelities_):
             sel = lev == k
             Xk, yk = X[sel], y[sel]
@@ -847,19 +851,23 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             ) -> Tensor:
                 _, _, noise = self._train_rows()
                 r, A, _ = self._level_terms(k, Xs, ys, noise[lev == k][sub], mp)
-                return self._gauss_nll(A, r) - _log_prior(self.levels_[str(k)]) / ys.numel()
+                return gaussian_nll(A, r) - _log_prior(self.levels_[str(k)]) / ys.numel()
 
-            self._restarts(lvl, loss_fn, restarts, maxiter, f"level {k}")
+            if cold:  # the start's value only; the joint optimisation below fits the level
+                self._restarts(lvl, loss_fn, 1, 0, f"level {k}")
+            else:
+                self._restarts(lvl, loss_fn, restarts, maxiter, f"level {k}")
             with torch.no_grad():
                 _, _, noise = self._train_rows()
                 st = self._level_state(k, Xk, yk, noise[sel], mprev)
-                if self.config.get("loo_variance") and self._loo_rescale(k, st):
+                # joint mode: the joint fit that follows would undo the rescaling
+                if not joint and self.config.get("loo_variance") and self._loo_rescale(k, st):
                     _, _, noise = self._train_rows()
                     st = self._level_state(k, Xk, yk, noise[sel], mprev)
                 state.append(st)
             if k >= 1:
                 self._check_rho_sign(k, Xk, yk, mprev)
-        if self.config["mode"] == "joint":
+        if joint:
             with torch.no_grad():
                 z = self._z(X)[0]
                 before = {k: lv.rho(z).mean() for k, lv in self.levels_.items() if int(k) >= 1}
