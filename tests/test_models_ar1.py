@@ -24,6 +24,7 @@ from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError
 from mfgp.models import AR1MultiFidelityGP, get_model
 from mfgp.models import ar1 as ar1_module
 from mfgp.models.hybrid import HybridGP
+from mfgp.models.single_gp import se_kernel
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -408,6 +409,66 @@ def test_for_simulator_interpolates_noise_free_levels(dtype: torch.dtype) -> Non
         AR1MultiFidelityGP(min_noise=0.0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hyperparameter_samples_mix_the_draws_about_the_map_mean(dtype: torch.dtype) -> None:
+    """With ``hyperparameter_samples`` the mean is the plug-in (MAP) mean and the covariance
+    is the average over the stored draws of ``C_s + (m_s - m)(m_s - m)'`` (known answer,
+    rebuilt here from plug-in copies holding each draw)."""
+    X, Y = _ar1_data(dtype, n=(20, 8))
+    Xt = torch.cat([_grid(7, 0, dtype), _grid(7, 1, dtype, -0.2, 1.2)])
+    kw = {"restarts": 1, "maxiter": 60, "kernel": se_kernel, "noise_prior": (-12.0, 3.0)}
+    plain = AR1MultiFidelityGP(**kw).fit((X, Y), seed=3)
+    mix = AR1MultiFidelityGP(hyperparameter_samples=5, **kw).fit((X, Y), seed=3)
+    a, b = plain.posterior(Xt), mix.posterior(Xt)
+    torch.testing.assert_close(b.mean, a.mean, rtol=0, atol=0)
+    expected = torch.zeros_like(a.covariance_matrix)
+    for s in range(5):
+        cp = copy.deepcopy(plain)
+        for k, lvl in cp.levels_.items():
+            draw = mix.levels_[k].hyper_samples[s]
+            params = list(lvl.kernel.parameters())
+            sizes = [p.numel() for p in params]
+            with torch.no_grad():
+                for p, v in zip(params, torch.split(draw, sizes), strict=True):
+                    p.copy_(v.view_as(p))
+        ps = cp.posterior(Xt)
+        dm = (ps.mean - a.mean).squeeze(-1)
+        expected += ps.covariance_matrix + dm.unsqueeze(-1) * dm.unsqueeze(-2)
+    tol = {"rtol": 1e-8, "atol": 1e-10} if dtype == torch.float64 else {"rtol": 1e-3, "atol": 1e-5}
+    torch.testing.assert_close(b.covariance_matrix, expected / 5, **tol)
+    # the draws spread around the fit and change the bands (not always wider: longer
+    # lengthscales among the draws narrow them)
+    draws = mix.levels_["1"].hyper_samples
+    assert bool((draws.std(0) > 0).all())
+    assert not torch.allclose(b.covariance_matrix, a.covariance_matrix, rtol=1e-3)
+
+
+def test_hyperparameter_samples_reproducible_saved_and_differentiable(tmp_path) -> None:
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    kw = {"restarts": 1, "maxiter": 40, "hyperparameter_samples": 4}
+    m1 = AR1MultiFidelityGP(**kw).fit((X, Y), seed=1)
+    m2 = AR1MultiFidelityGP(**kw).fit((X, Y), seed=1)
+    m3 = AR1MultiFidelityGP(**kw).fit((X, Y), seed=2)
+    d1, d2 = m1.levels_["1"].hyper_samples, m2.levels_["1"].hyper_samples
+    torch.testing.assert_close(d1, d2, rtol=0, atol=0)
+    assert not torch.equal(d1, m3.levels_["1"].hyper_samples)
+    m1.save(tmp_path / "m")
+    loaded = AR1MultiFidelityGP.load(tmp_path / "m")
+    Xt = _grid(6, 1, torch.float64).requires_grad_()
+    a, b = m1.posterior(Xt), loaded.posterior(Xt)
+    torch.testing.assert_close(a.covariance_matrix, b.covariance_matrix, rtol=0, atol=0)
+    torch.linalg.cholesky(a.covariance_matrix + 1e-10 * torch.eye(6, dtype=torch.float64))
+    a.variance.sum().backward()  # acquisition functions differentiate the bands in X
+    assert Xt.grad is not None and bool(torch.isfinite(Xt.grad).all())
+    # joint-mode models and AR1.for_simulator
+    joint = AR1MultiFidelityGP(mode="joint", **kw).fit((X, Y), seed=1)
+    assert joint._hyper_shadows() == []
+    assert AR1MultiFidelityGP.for_simulator().config["hyperparameter_samples"] == 16
+    for bad in (1, -2):
+        with pytest.raises(InputDataError, match="hyperparameter_samples"):
+            AR1MultiFidelityGP(hyperparameter_samples=bad)
+
+
 def test_loo_variance_calibrates_without_moving_the_mean() -> None:
     """With ``loo_variance`` every level's leave-one-out residuals have unit standardised
     mean square (Bachoc 2013), and the posterior mean equals the plain ML fit's."""
@@ -622,3 +683,16 @@ def test_cuda_matches_cpu(mode: str) -> None:
         assert post.mean.device.type == device
         preds.append(post.mean.cpu())
     torch.testing.assert_close(preds[0], preds[1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_hyperparameter_samples_on_cuda() -> None:
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    covs = []
+    for device in ("cpu", "cuda"):
+        m = AR1MultiFidelityGP(restarts=1, maxiter=30, hyperparameter_samples=3)
+        m.fit((X.to(device), Y.to(device)), seed=0)
+        post = m.posterior(_grid(5, 1, torch.float64).to(device))
+        assert post.covariance_matrix.device.type == device
+        covs.append(post.covariance_matrix.cpu())
+    torch.testing.assert_close(covs[0], covs[1], rtol=1e-3, atol=1e-6)

@@ -283,6 +283,18 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             the mean (``benchmarks/results/accuracy_test_functions.md``);
             :meth:`for_simulator` turns it off (with interpolating squared-exponential levels
             it made coverage worse on Branin and Park).
+        hyperparameter_samples: in ``recursive`` mode, ``S >= 2`` integrates over the kernel
+            hyperparameters of each level instead of plugging in their fitted values: a
+            Laplace approximation of their posterior (Gaussian in GPyTorch's raw, unconstrained
+            parameters, precision from the finite-difference Hessian of the level's negative
+            log posterior, with every direction's standard deviation capped at 1) gives ``S``
+            seeded draws per level, stored with the model. The predictive mean stays that of
+            the fitted (MAP) hyperparameters, ``m``; the covariance becomes the draws' mean
+            second moment about it, ``E_s[C_s + (m_s - m)(m_s - m)^T]``, so bands widen where
+            the data leave the lengthscales uncertain (plug-in GPs are overconfident on small
+            noise-free designs). Costs ``S`` extra posterior evaluations per call. Levels with
+            more rows than ``fit_rows`` (1000 if None), and conditioned or fantasy models, keep
+            plug-in values. 0 (default): plug-in.
         rho_slope_sd: with ``rho="linear"``, the standard deviation of a zero-mean Normal prior
             on each slope of rho (per unit of the [0, 1]-normalised feature, i.e. the change of
             rho across the data range). None (default): no prior. With few top-level scales
@@ -346,6 +358,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         trend_uncertainty: float | None = 1.0,
         loo_variance: bool = True,
         joint_start: str = "recursive",
+        hyperparameter_samples: int = 0,
     ) -> None:
         if mode not in ("recursive", "joint"):
             raise InputDataError(f"mode must be 'recursive' or 'joint', got {mode!r}")
@@ -361,6 +374,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             )
         if restarts < 1:
             raise InputDataError(f"restarts must be >= 1, got {restarts}")
+        if int(hyperparameter_samples) < 0 or int(hyperparameter_samples) == 1:
+            raise InputDataError(
+                "hyperparameter_samples must be 0 (plug-in hyperparameters) or >= 2, got "
+                f"{hyperparameter_samples}"
+            )
         if maxiter < 0:
             raise InputDataError(f"maxiter must be >= 0, got {maxiter}")
         if level0 is not None and not callable(level0):
@@ -397,6 +415,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             trend_uncertainty=None if trend_uncertainty is None else float(trend_uncertainty),
             loo_variance=bool(loo_variance),
             joint_start=joint_start,
+            hyperparameter_samples=int(hyperparameter_samples),
             noise_prior=noise_prior,
             min_noise=float(min_noise),
         )
@@ -409,6 +428,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         "noise_prior": (-12.0, 3.0),
         "min_noise": 1e-12,
         "loo_variance": False,
+        "hyperparameter_samples": 16,
     }
 
     @classmethod
@@ -420,7 +440,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         functions, an ODE simulator at every level) this uses squared-exponential deltas
         (:func:`~mfgp.models.single_gp.se_kernel`) and a noise prior LogNormal(-12, 3) with a
         1e-12 floor, so the model can interpolate to round-off (the jitter ladder still guards
-        the Cholesky factorisations). Any argument overrides these settings.
+        the Cholesky factorisations), and integrates over the kernel hyperparameters with 16
+        Laplace draws per level (``hyperparameter_samples``): with interpolating
+        squared-exponential levels, plug-in bands were too narrow on most test functions
+        (``benchmarks/results/accuracy_test_functions.md``). Any argument overrides these
+        settings.
 
         Example:
             >>> m = AR1MultiFidelityGP.for_simulator(restarts=1)
@@ -548,6 +572,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                 min_noise=cfg.get("min_noise", 1e-6),
                 rho_slope_sd=cfg.get("rho_slope_sd"),
             )
+            S = int(cfg.get("hyperparameter_samples", 0))
+            if S:
+                P = sum(p.numel() for p in self.levels_[str(k)].kernel.parameters())
+                self.levels_[str(k)].register_buffer("hyper_samples", torch.zeros(S, P))
         self._cond = []
         self.to(device=X.device, dtype=X.dtype)
 
@@ -882,7 +910,116 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                             NumericalWarning,
                             stacklevel=3,
                         )
+        if not joint and self.config.get("hyperparameter_samples", 0):
+            self._sample_hyperparameters(seed)
         self.eval()
+
+    @staticmethod
+    def _kernel_params(lvl: _Level) -> list[nn.Parameter]:
+        return list(lvl.kernel.parameters())
+
+    def _set_kernel_params(self, lvl: _Level, theta: Tensor) -> None:
+        """Write the flat raw-parameter vector ``theta`` into ``lvl``'s kernel."""
+        off = 0
+        with torch.no_grad():
+            for p in self._kernel_params(lvl):
+                p.copy_(theta[off : off + p.numel()].view_as(p))
+                off += p.numel()
+
+    def _sample_hyperparameters(self, seed: int | None) -> None:
+        """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from the
+        Laplace approximation of their posterior (see the class docstring). Written by hand:
+        GPyTorch and BoTorch offer fully Bayesian GPs by NUTS only for their own single-output
+        models, not for a recursive co-kriging level."""
+        S = int(self.config["hyperparameter_samples"])
+        cap = self.config.get("fit_rows") or 1000
+        gen = torch.Generator().manual_seed(7919 * (0 if seed is None else seed) + 17)
+        X, y, noise = self._train_rows()
+        lev = X[:, -1].round().long()
+        with torch.no_grad():
+            state = self._recursive_state()
+        for i, k in enumerate(range(self.first_gp_level, self.n_fidelities_)):
+            lvl = self.levels_[str(k)]
+            params = self._kernel_params(lvl)
+            theta0 = torch.cat([p.detach().reshape(-1) for p in params])
+            sel = lev == k
+            if int(sel.sum()) > cap or not params:
+                lvl.hyper_samples.copy_(theta0.expand_as(lvl.hyper_samples))
+                continue
+            Xk, yk, nk = X[sel], y[sel], noise[sel]
+            with torch.no_grad():
+                mprev = self._regressor(k, Xk, state[:i])
+
+            P, h = theta0.numel(), 1e-4
+            H: Tensor | None = torch.zeros(P, P, dtype=theta0.dtype, device=theta0.device)
+            try:
+                for j in range(P):
+                    e = torch.zeros_like(theta0)
+                    e[j] = h
+                    g_plus = self._level_grad(k, theta0 + e, Xk, yk, nk, mprev)
+                    g_minus = self._level_grad(k, theta0 - e, Xk, yk, nk, mprev)
+                    H[j] = (g_plus - g_minus) / (2 * h)  # type: ignore[index]
+            except (NotPSDError, RuntimeError) as err:
+                log.info("level %d: no hyperparameter draws (%s); plug-in values", k, err)
+                H = None
+            self._set_kernel_params(lvl, theta0)
+            if H is None or not bool(torch.isfinite(H).all()):
+                lvl.hyper_samples.copy_(theta0.expand_as(lvl.hyper_samples))
+                continue
+            ev, V = torch.linalg.eigh(0.5 * (H + H.T))
+            root = V / ev.clamp_min(1.0).sqrt()  # covariance V diag(1/ev) V', sd <= 1
+            z = torch.randn(S, P, generator=gen, dtype=theta0.dtype).to(theta0.device)
+            lvl.hyper_samples.copy_(theta0 + z @ root.T)
+            log.debug("level %d: %d Laplace hyperparameter draws", k, S)
+
+    def _level_grad(
+        self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> Tensor:
+        """Gradient of level ``k``'s negative log posterior (likelihood of its ``Xk`` rows plus
+        log priors) in its raw kernel parameters, evaluated at ``theta``."""
+        lvl = self.levels_[str(k)]
+        self._set_kernel_params(lvl, theta)
+        params = self._kernel_params(lvl)
+        with torch.enable_grad():
+            r, A, _ = self._level_terms(k, Xk, yk, nk, mprev)
+            loss = r.shape[-1] * gaussian_nll(A, r) - _log_prior(lvl)
+            g = torch.autograd.grad(loss, params, allow_unused=True)
+        return torch.cat(
+            [
+                (gi if gi is not None else torch.zeros_like(p)).reshape(-1)
+                for gi, p in zip(g, params, strict=True)
+            ]
+        )
+
+    def _hyper_shadows(self) -> list[AR1MultiFidelityGP]:
+        """Copies of this model whose kernels hold the hyperparameter draws (cached like the
+        recursive state); empty without draws, in training mode or for joint-mode models."""
+        S = int(self.config.get("hyperparameter_samples", 0))
+        if not S or self.training or self.config["mode"] == "joint" or self._cond:
+            return []
+        if not getattr(self, "fitted_", False):
+            return []
+        tensors = self._state_tensors()
+        key = tuple((id(t), t._version) for t in tensors)
+        cache = self.__dict__.get("_shadow_cache")
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        caches = ("_shadow_cache", "_state_cache")
+        saved = {n: self.__dict__.pop(n) for n in caches if n in self.__dict__}
+        try:
+            base = copy.deepcopy(self)
+        finally:
+            self.__dict__.update(saved)
+        base.config["hyperparameter_samples"] = 0
+        shadows = []
+        for s_ in range(S):
+            sh = copy.deepcopy(base)
+            for k, lvl in sh.levels_.items():
+                self._set_kernel_params(lvl, self.levels_[k].hyper_samples[s_])
+            sh.eval()
+            shadows.append(sh)
+        self.__dict__["_shadow_cache"] = (key, shadows, tensors)
+        return shadows
 
     def _loo_rescale(self, k: int, st: dict[str, Tensor]) -> bool:
         """Rescale level ``k``'s GP variance (outputscale and learned noise together, so the
@@ -1033,7 +1170,23 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             return self._joint_latent(X)
         mean, cov = self._recursive_latent(X, self._cached_recursive_state())
         assert cov is not None
+        shadows = self._hyper_shadows()
+        if shadows:  # second moment about the MAP mean over the hyperparameter draws
+            acc = torch.zeros_like(cov)
+            for sh in shadows:
+                ms, cs = sh._recursive_latent(X, sh._cached_recursive_state())
+                assert cs is not None
+                dm = ms - mean
+                acc = acc + cs + dm.unsqueeze(-1) * dm.unsqueeze(-2)
+            cov = acc / len(shadows)
         return mean, cov
+
+    def _state_tensors(self) -> list[Tensor]:
+        """Every tensor a cached posterior state depends on."""
+        tensors = [*self.parameters(), *self.buffers(), self.train_X_, self.train_Y_]
+        if self.train_Yvar_ is not None:
+            tensors.append(self.train_Yvar_)
+        return tensors
 
     def _cached_recursive_state(self) -> list[dict[str, Tensor]]:
         """:meth:`_recursive_state`, cached in eval mode until a parameter, buffer or the
@@ -1042,9 +1195,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         The cached factors carry no gradient to the hyperparameters (only to ``X``)."""
         if self.training:
             return self._recursive_state()
-        tensors = [*self.parameters(), *self.buffers(), self.train_X_, self.train_Y_]
-        if self.train_Yvar_ is not None:
-            tensors.append(self.train_Yvar_)
+        tensors = self._state_tensors()
         key = tuple((id(t), t._version) for t in tensors)
         cache = self.__dict__.get("_state_cache")
         if cache is None or cache[0] != key:
@@ -1156,6 +1307,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
 
     def to(self, *args: Any, **kwargs: Any) -> AR1MultiFidelityGP:  # type: ignore[override]
         super().to(*args, **kwargs)
+        for cache in ("_state_cache", "_shadow_cache"):
+            self.__dict__.pop(cache, None)
         self._cond = [
             (
                 x.to(*args, **kwargs),
