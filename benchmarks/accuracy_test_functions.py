@@ -13,7 +13,9 @@ Models: ``ar1`` (mfgp ``AR1MultiFidelityGP``, recursive, constant rho, library d
 measured data: Matern-5/2 deltas, noise prior LogNormal(-4, 1)), ``ar1_sim``
 (``AR1MultiFidelityGP.for_simulator()``: the settings for deterministic codes,
 squared-exponential deltas and noise prior LogNormal(-12, 3), as the peers assume smooth
-noise-free levels), ``nargp`` (mfgp ``NARGP``), ``botorch_stmf`` (BoTorch
+noise-free levels, and 16 Laplace draws of the kernel hyperparameters per level),
+``ar1_sim_plugin`` (the same with plug-in hyperparameters, ``hyperparameter_samples=0``: what the
+draws change), ``nargp`` (mfgp ``NARGP``), ``botorch_stmf`` (BoTorch
 ``SingleTaskMultiFidelityGP``), ``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with
 the reason recorded when not installed).
 
@@ -52,9 +54,9 @@ from mfgp.benchmarks.harness import parse_seeds
 from mfgp.benchmarks.peers import MFGPAdapter, Peer, get_peer
 
 OUT = Path(__file__).resolve().parent / "results"
-ALL_MODELS = ("ar1", "ar1_sim", "nargp", "botorch_stmf", "emukit_ar1", "emukit_nargp", "smt_mfk")
-MFGP_MODELS = ("ar1", "ar1_sim", "nargp")
+MFGP_MODELS = ("ar1", "ar1_sim", "ar1_sim_plugin", "nargp")
 PEERS = ("botorch_stmf", "emukit_ar1", "emukit_nargp", "smt_mfk")
+ALL_MODELS = (*MFGP_MODELS, *PEERS)
 PROBLEM_ORDER = ("forrester", "nonlinear_pair", "currin", "park", "hartmann3", "branin", "borehole")
 
 
@@ -70,6 +72,15 @@ def make_model(name: str, quick: bool) -> Peer:
 
         return MFGPAdapter(
             "ar1_sim", lambda: AR1MultiFidelityGP.for_simulator(mode="recursive", restarts=restarts)
+        )
+    if name == "ar1_sim_plugin":  # what the Laplace hyperparameter draws of ar1_sim change
+        from mfgp.models.ar1 import AR1MultiFidelityGP
+
+        return MFGPAdapter(
+            "ar1_sim_plugin",
+            lambda: AR1MultiFidelityGP.for_simulator(
+                mode="recursive", restarts=restarts, hyperparameter_samples=0
+            ),
         )
     if name == "nargp":
         from mfgp.models.nargp import NARGP
