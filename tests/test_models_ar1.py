@@ -460,6 +460,15 @@ def test_hyperparameter_samples_reproducible_saved_and_differentiable(tmp_path) 
     torch.linalg.cholesky(a.covariance_matrix + 1e-10 * torch.eye(6, dtype=torch.float64))
     a.variance.sum().backward()  # acquisition functions differentiate the bands in X
     assert Xt.grad is not None and bool(torch.isfinite(Xt.grad).all())
+    # a level over fit_rows keeps its fitted values and shares its factors with the draws
+    big = AR1MultiFidelityGP(fit_rows=10, **kw).fit((X, Y), seed=1)
+    theta0 = torch.cat([p.detach().reshape(-1) for p in big.levels_["0"].kernel.parameters()])
+    assert bool((big.levels_["0"].hyper_samples == theta0).all())
+    assert not bool((big.levels_["1"].hyper_samples == big.levels_["1"].hyper_samples[0]).all())
+    shadows = big._hyper_shadows()
+    assert len(shadows) == 4
+    assert all(st[0] is big._cached_recursive_state()[0] for _, st in shadows)
+    assert bool(torch.isfinite(big.predict(_grid(5, 1, torch.float64)).variance).all())
     # joint-mode models and AR1.for_simulator
     joint = AR1MultiFidelityGP(mode="joint", **kw).fit((X, Y), seed=1)
     assert joint._hyper_shadows() == []

@@ -749,12 +749,15 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         A = _dense(lvl.kernel, z, z) + torch.diag_embed(nk)
         return yk - m, A, z
 
-    def _recursive_state(self) -> list[dict[str, Tensor]]:
-        """Per-level Cholesky factors and weights of the recursive co-kriging posterior."""
+    def _recursive_state(
+        self, prefix: list[dict[str, Tensor]] | None = None
+    ) -> list[dict[str, Tensor]]:
+        """Per-level Cholesky factors and weights of the recursive co-kriging posterior;
+        ``prefix``: the already computed states of the lowest levels (reused as they are)."""
         X, y, noise = self._train_rows()
         lev = X[:, -1].round().long()
-        state: list[dict[str, Tensor]] = []
-        for k in range(self.first_gp_level, self.n_fidelities_):
+        state: list[dict[str, Tensor]] = list(prefix or [])
+        for k in range(self.first_gp_level + len(state), self.n_fidelities_):
             sel = lev == k
             Xk = X[sel]
             mprev = self._regressor(k, Xk, state)
@@ -991,9 +994,12 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             ]
         )
 
-    def _hyper_shadows(self) -> list[AR1MultiFidelityGP]:
-        """Copies of this model whose kernels hold the hyperparameter draws (cached like the
-        recursive state); empty without draws, in training mode or for joint-mode models."""
+    def _hyper_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
+        """Copies of this model whose kernels hold the hyperparameter draws, with their
+        recursive states (cached like the recursive state); empty without draws, in training
+        mode or for joint-mode models. The lowest levels whose draws all equal the fitted
+        values (levels over ``fit_rows``, typically a large simulator level 0) share this
+        model's factors instead of holding ``S`` copies of them."""
         S = int(self.config.get("hyperparameter_samples", 0))
         if not S or self.training or self.config["mode"] == "joint" or self._cond:
             return []
@@ -1011,13 +1017,22 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         finally:
             self.__dict__.update(saved)
         base.config["hyperparameter_samples"] = 0
+        shared = 0  # lowest levels without draws of their own
+        for k in range(self.first_gp_level, self.n_fidelities_):
+            lvl = self.levels_[str(k)]
+            theta = torch.cat([p.detach().reshape(-1) for p in self._kernel_params(lvl)])
+            if not bool((lvl.hyper_samples == theta).all()):
+                break
+            shared += 1
+        prefix = self._cached_recursive_state()[:shared]
         shadows = []
         for s_ in range(S):
             sh = copy.deepcopy(base)
             for k, lvl in sh.levels_.items():
                 self._set_kernel_params(lvl, self.levels_[k].hyper_samples[s_])
             sh.eval()
-            shadows.append(sh)
+            with torch.no_grad():
+                shadows.append((sh, sh._recursive_state(prefix)))
         self.__dict__["_shadow_cache"] = (key, shadows, tensors)
         return shadows
 
@@ -1173,8 +1188,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         shadows = self._hyper_shadows()
         if shadows:  # second moment about the MAP mean over the hyperparameter draws
             acc = torch.zeros_like(cov)
-            for sh in shadows:
-                ms, cs = sh._recursive_latent(X, sh._cached_recursive_state())
+            for sh, st in shadows:
+                ms, cs = sh._recursive_latent(X, st)
                 assert cs is not None
                 dm = ms - mean
                 acc = acc + cs + dm.unsqueeze(-1) * dm.unsqueeze(-2)
