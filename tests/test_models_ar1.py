@@ -116,14 +116,21 @@ def test_recovers_planted_linear_rho() -> None:
 
 
 @pytest.mark.parametrize("nlevels", [2, 3])
-def test_recursive_equals_joint_on_nested_design(nlevels: int) -> None:
+@pytest.mark.parametrize("trend", [None, 1.0])
+def test_recursive_equals_joint_on_nested_design(nlevels: int, trend: float | None) -> None:
     """Le Gratiet & Garnier: for a nested, noise-free design the recursive posterior is the
-    joint KOH posterior (same hyperparameters); the difference is O(noise + round-off)."""
+    joint KOH posterior (same hyperparameters); the difference is O(noise + round-off). The
+    joint copy of a model with trend uncertainty carries it too."""
     X, Y = _three_levels()
     keep = X[:, -1] < nlevels
     X, Y = X[keep], Y[keep]
     m = AR1MultiFidelityGP(
-        mode="recursive", noise=1e-12, restarts=1, maxiter=40, trend_uncertainty=None
+        mode="recursive",
+        noise=1e-12,
+        restarts=1,
+        maxiter=40,
+        trend_uncertainty=trend,
+        rho="linear" if trend else "constant",
     ).fit((X, Y))
     joint = m.as_joint()
     assert joint.config["mode"] == "joint"
@@ -131,7 +138,10 @@ def test_recursive_equals_joint_on_nested_design(nlevels: int) -> None:
     Xt = torch.cat([_grid(8, k, torch.float64, -0.1, 1.2) for k in range(nlevels)])
     a, b = m.posterior(Xt), joint.posterior(Xt)
     scale = a.covariance_matrix.diagonal().max()
-    assert (a.mean - b.mean).abs().max() < 1e-5
+    # with trend uncertainty the joint copy re-estimates the coefficients by generalised least
+    # squares, which equals the fitted values only at the exact likelihood optimum (40 L-BFGS
+    # iterations get close, not exact); the recursive mean keeps the fitted values
+    assert (a.mean - b.mean).abs().max() < (1e-5 if trend is None else 1e-3)
     assert ((a.covariance_matrix - b.covariance_matrix).abs().max() / scale) < 1e-6
 
 

@@ -273,7 +273,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             as Bayesian too). Without it (``None``), rho and the mean are plug-in estimates and
             the bands ignore that, say, a rho slope in log V was learnt from two scales, which
             makes extrapolation to production scale overconfident. The mean is unchanged.
-            Joint mode, and conditioned or fantasy models (always joint), use plug-in values.
+            A model fitted in joint mode uses plug-in values; conditioned and fantasy models
+            of a recursive model (joint-mode copies, :meth:`as_joint`) keep the uncertainty.
         loo_variance: in ``recursive`` mode, after fitting each level, rescale its GP variance
             (outputscale and learned noise together: the mean is unchanged) so that its
             leave-one-out residuals have unit standardised variance (Bachoc 2013: the
@@ -423,6 +424,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         self.level0 = level0  # an nn.Module becomes a submodule (moved by .to())
         self._kernel_factory: KernelFactory = kernel if kernel is not None else matern52_kernel
         self._cond: list[tuple[Tensor, Tensor, Tensor | None]] = []
+        # set by as_joint() on copies of a recursive model with trend uncertainty
+        self._trend_state: list[dict[str, Tensor]] | None = None
 
     #: Settings of :meth:`for_simulator` (deterministic, smooth computer codes).
     SIMULATOR_SETTINGS: dict[str, Any] = {
@@ -692,7 +695,31 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             )
             out = term if out is None else out + term
         assert out is not None
+        if self._trend_state is not None:
+            for g1, g2 in zip(self._trend_rows(X1), self._trend_rows(X2), strict=True):
+                out = out + g1 @ g2.transpose(-1, -2)
         return out
+
+    def _trend_rows(self, X: Tensor) -> list[Tensor]:
+        """For a joint-mode copy of a recursive model with trend uncertainty (see
+        :meth:`as_joint`): per GP level ``k`` with trend coefficients, ``sd P_k(x) h_k(x)``
+        (``batch x n x p_k``), where ``h_k`` are the level's regressors with the recursive
+        posterior mean of level ``k - 1`` in place of ``f_{k-1}``, so that the joint prior
+        covariance carries the same ``sd^2 h h'`` terms as the recursive posterior."""
+        assert self._trend_state is not None
+        sd = float(self.config["trend_uncertainty"])
+        z, lev = self._z(X)
+        P = self._weights(z, lev)
+        m_below = self._f0(X) if self.level0 is not None else None
+        rows: list[Tensor] = []
+        for i, st in enumerate(self._trend_state):
+            lvl = self.levels_[str(self.first_gp_level + i)]
+            h = lvl.regressors(z, m_below)
+            if h is not None:
+                rows.append(sd * P[self.first_gp_level + i].unsqueeze(-1) * h)
+            d_mean = lvl.mu(z) + _dense(lvl.kernel, z, st["z"]) @ st["alpha"]
+            m_below = d_mean if m_below is None else lvl.rho(z) * m_below + d_mean
+        return rows
 
     def _joint_data(self) -> tuple[Tensor, Tensor, Tensor]:
         """Training rows plus conditioned observations, broadcast to the model batch shape."""
@@ -1285,13 +1312,22 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     # ------------------------------------------------------------ conditioning
     def as_joint(self) -> AR1MultiFidelityGP:
         """A copy in ``mode="joint"`` with the same hyperparameters (no refitting): the exact KOH
-        posterior given this model's hyperparameters."""
+        posterior given this model's hyperparameters. The copy of a recursive model with
+        ``trend_uncertainty`` keeps that uncertainty (its joint prior covariance carries the
+        trend terms, with the regressors of the recursive fit), so that conditioned and
+        fantasy models start from the recursive posterior's covariance; the hyperparameter
+        draws of ``hyperparameter_samples`` are not carried over."""
         cond, self._cond = self._cond, []
         try:
             new = copy.deepcopy(self)
         finally:
             self._cond = cond
         new._cond = list(cond)
+        if self.config["mode"] == "recursive" and self.config.get("trend_uncertainty"):
+            # keep the recursive trend-coefficient uncertainty (see _trend_rows)
+            new._trend_state = [
+                {key: st[key] for key in ("z", "alpha")} for st in self._cached_recursive_state()
+            ]
         new.config["mode"] = "joint"
         return new
 
@@ -1325,6 +1361,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         super().to(*args, **kwargs)
         for cache in ("_state_cache", "_shadow_cache"):
             self.__dict__.pop(cache, None)
+        if self._trend_state is not None:
+            self._trend_state = [
+                {key: v.to(*args, **kwargs) for key, v in st.items()} for st in self._trend_state
+            ]
         self._cond = [
             (
                 x.to(*args, **kwargs),
