@@ -32,7 +32,8 @@ Usage::
     .venv/bin/python benchmarks/speed_ar1.py --device all       # CPU and CUDA when available
     .venv/bin/python benchmarks/speed_ar1.py --sizes 400 --budget 60
 
-Writes ``benchmarks/results/speed_ar1.{csv,json,md}``.
+Writes ``benchmarks/results/speed_ar1.{csv,json,md,png}`` (``--replot``: only the figure, from
+the CSV of an earlier run).
 """
 
 from __future__ import annotations
@@ -239,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--cell", default=None, help=argparse.SUPPRESS)  # internal: model,n,device
+    ap.add_argument("--replot", action="store_true", help="redraw the figure from the CSV")
     args = ap.parse_args(argv)
+    if args.replot:
+        meta = json.loads((args.out / "speed_ar1.json").read_text())["meta"]
+        plot(pd.read_csv(args.out / "speed_ar1.csv"), args.out / "speed_ar1.png", meta["budget_s"])
+        return 0
 
     if args.cell:  # child process: run one cell, print the result as JSON
         model, n, device = args.cell.split(",")
@@ -334,6 +340,39 @@ def write(out: Path, rows: pd.DataFrame, meta: dict[str, Any]) -> None:
         {"meta": meta, "goals": goal_rows, "rows": rows.to_dict(orient="records")},
     )
     io.atomic_write_text(out / "speed_ar1.md", markdown(rows, meta, goal_rows))
+    plot(rows, out / "speed_ar1.png", float(meta["budget_s"]))
+
+
+def plot(rows: pd.DataFrame, path: Path, budget: float) -> None:
+    """Fit seconds against n_LF (log-log), one line per model and device; a cell over the
+    budget is drawn as an open triangle at the budget (its time is unknown, only larger)."""
+    import io as _io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, ((device, model), g) in enumerate(rows.groupby(["device", "model"], sort=False)):
+        ok = g[g.status == "ok"].sort_values("n_lf")
+        over = g[g.status.astype(str).str.startswith("timeout")]
+        (line,) = ax.plot(ok["n_lf"], ok["fit_s"], marker="o", label=f"{model} ({device})")
+        if len(over):  # spread the markers of models over budget at the same size
+            x = over["n_lf"] * (1 + 0.05 * i)
+            ax.plot(x, [budget] * len(over), ls="", marker="^", mfc="none", color=line.get_color())
+    ax.axhline(120, color="k", ls=":", lw=1, label="2 min (goal at n_LF = 6400)")
+    ax.axhline(budget, color="grey", ls="--", lw=0.8, label=f"budget {budget:.0f} s (^: over)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n_LF (n_HF = n_LF / 5), Borehole")
+    ax.set_ylabel("fit seconds")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    io.atomic_write_bytes(path, buf.getvalue())
 
 
 if __name__ == "__main__":
