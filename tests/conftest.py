@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,3 +49,13 @@ def mf_frame() -> pd.DataFrame:
                     (f"{fid}-{v:g}-{r}", fid, v, ti, rpm, ci) for ti, ci in zip(t, c, strict=True)
                 ]
     return pd.DataFrame(rows, columns=["run_id", "fidelity", "volume_L", "time_h", "rpm", "C"])
+
+
+def load_benchmark_script(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (the benchmark scripts are not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "closed_loop.py"
+from .conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def cl():
-    spec = importlib.util.spec_from_file_location("closed_loop", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark_script("closed_loop")
 
 
 def _runs(rmse_by_round: list[list[float]], costs: list[float]) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from mfgp.benchmarks import harness as H
 from mfgp.benchmarks.problems import load_problem
 from mfgp.metrics import METRIC_NAMES
 from mfgp.models.base import MODEL_REGISTRY
+
+from .conftest import load_benchmark_script
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ["fit_seconds", "predict_seconds"]
@@ -189,10 +190,7 @@ def test_interrupted_sweep_resumes_without_redoing_cells(
 
 
 def test_quiet_mode_prints_nothing(tiny: str, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
-    spec = importlib.util.spec_from_file_location("bench_ext", ROOT / "benchmarks/extrapolation.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark_script("extrapolation")
     capfd.readouterr()
     prefix = tmp_path / "ext"
     rc = module.main(
