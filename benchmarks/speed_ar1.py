@@ -346,12 +346,12 @@ def write(out: Path, rows: pd.DataFrame, meta: dict[str, Any]) -> None:
 def plot(rows: pd.DataFrame, path: Path, budget: float) -> None:
     """Fit seconds against n_LF (log-log), one line per model and device; a cell over the
     budget is drawn as an open triangle at the budget (its time is unknown, only larger)."""
-    import io as _io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from mfgp.report import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, ((device, model), g) in enumerate(rows.groupby(["device", "model"], sort=False)):
@@ -369,10 +369,7 @@ def plot(rows: pd.DataFrame, path: Path, budget: float) -> None:
     ax.set_ylabel("fit seconds")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    io.atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -949,6 +949,13 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     def _kernel_params(lvl: _Level) -> list[nn.Parameter]:
         return list(lvl.kernel.parameters())
 
+    def _kernel_theta(self, lvl: _Level) -> Tensor:
+        """``lvl``'s raw kernel parameters as one flat vector (the layout of its draws)."""
+        params = self._kernel_params(lvl)
+        if not params:  # a kernel without parameters has no draws
+            return lvl.hyper_samples.new_zeros(0)
+        return torch.cat([p.detach().reshape(-1) for p in params])
+
     def _set_kernel_params(self, lvl: _Level, theta: Tensor) -> None:
         """Write the flat raw-parameter vector ``theta`` into ``lvl``'s kernel."""
         off = 0
@@ -971,10 +978,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             state = self._recursive_state()
         for i, k in enumerate(range(self.first_gp_level, self.n_fidelities_)):
             lvl = self.levels_[str(k)]
-            params = self._kernel_params(lvl)
-            theta0 = torch.cat([p.detach().reshape(-1) for p in params])
             sel = lev == k
-            if int(sel.sum()) > cap or not params:
+            if not self._kernel_params(lvl):
+                continue
+            theta0 = self._kernel_theta(lvl)
+            if int(sel.sum()) > cap:
                 lvl.hyper_samples.copy_(theta0.expand_as(lvl.hyper_samples))
                 continue
             Xk, yk, nk = X[sel], y[sel], noise[sel]
@@ -1033,11 +1041,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             return []
         if not getattr(self, "fitted_", False):
             return []
-        tensors = self._state_tensors()
-        key = tuple((id(t), t._version) for t in tensors)
-        cache = self.__dict__.get("_shadow_cache")
-        if cache is not None and cache[0] == key:
-            return cache[1]
+        return self._cached("_shadow_cache", self._build_shadows)
+
+    def _build_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
+        """Build what :meth:`_hyper_shadows` caches."""
+        S = int(self.config["hyperparameter_samples"])
         caches = ("_shadow_cache", "_state_cache")
         saved = {n: self.__dict__.pop(n) for n in caches if n in self.__dict__}
         try:
@@ -1048,8 +1056,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         shared = 0  # lowest levels without draws of their own
         for k in range(self.first_gp_level, self.n_fidelities_):
             lvl = self.levels_[str(k)]
-            theta = torch.cat([p.detach().reshape(-1) for p in self._kernel_params(lvl)])
-            if not bool((lvl.hyper_samples == theta).all()):
+            if not bool((lvl.hyper_samples == self._kernel_theta(lvl)).all()):
                 break
             shared += 1
         prefix = self._cached_recursive_state()[:shared]
@@ -1059,9 +1066,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             for k, lvl in sh.levels_.items():
                 self._set_kernel_params(lvl, self.levels_[k].hyper_samples[s_])
             sh.eval()
-            with torch.no_grad():
-                shadows.append((sh, sh._recursive_state(prefix)))
-        self.__dict__["_shadow_cache"] = (key, shadows, tensors)
+            shadows.append((sh, sh._recursive_state(prefix)))
         return shadows
 
     def _loo_rescale(self, k: int, st: dict[str, Tensor]) -> bool:
@@ -1238,13 +1243,18 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         The cached factors carry no gradient to the hyperparameters (only to ``X``)."""
         if self.training:
             return self._recursive_state()
+        return self._cached("_state_cache", self._recursive_state)
+
+    def _cached(self, name: str, build: Callable[[], Any]) -> Any:
+        """``build()``, kept in ``self.__dict__[name]`` until a parameter, buffer or the
+        training data change (keyed on the tensors' ids and in-place version counters)."""
         tensors = self._state_tensors()
         key = tuple((id(t), t._version) for t in tensors)
-        cache = self.__dict__.get("_state_cache")
+        cache = self.__dict__.get(name)
         if cache is None or cache[0] != key:
             with torch.no_grad():  # the held tensors keep their ids from being reused
-                cache = (key, self._recursive_state(), tensors)
-            self.__dict__["_state_cache"] = cache
+                cache = (key, build(), tensors)
+            self.__dict__[name] = cache
         return cache[1]
 
     def _internal_posterior(
