@@ -399,6 +399,50 @@ def test_posterior_cache_follows_parameters() -> None:
     torch.testing.assert_close(m._cached_recursive_state()[1]["alpha"], fresh[1]["alpha"])
 
 
+def test_joint_posterior_factorises_once_and_broadcasts(monkeypatch) -> None:
+    """Joint mode factorises the training covariance once per parameter state, at the data's
+    batch shape: a ``b x 1 x d`` query gives the pointwise posterior of the ``1 x b x d`` query
+    with a single factorisation, and an in-place parameter change refreshes the factor."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(mode="joint", restarts=1, maxiter=20).fit((X, Y))
+    Xt = _grid(6, 1, torch.float64)
+    calls = []
+    real = ar1_module.jittered_cholesky
+    monkeypatch.setattr(
+        ar1_module, "jittered_cholesky", lambda A, **kw: calls.append(A.shape) or real(A, **kw)
+    )
+    flat = m.posterior(Xt)
+    batched = m.posterior(Xt.unsqueeze(-2))
+    assert calls == [torch.Size([28, 28])]
+    torch.testing.assert_close(batched.mean.reshape(-1), flat.mean.reshape(-1))
+    torch.testing.assert_close(batched.variance.reshape(-1), flat.variance.reshape(-1))
+    with torch.no_grad():
+        m.levels_["1"].rho_a.mul_(2.0)
+    moved = m.posterior(Xt)
+    assert len(calls) == 2 and (moved.mean - flat.mean).abs().max() > 1e-3
+
+
+def test_joint_posterior_gradient_flows_through_fantasy_points() -> None:
+    """A model conditioned on observations that depend on candidate points (fantasies, as in
+    knowledge gradient) is not served from the cache: the gradient reaches the candidates."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y))
+    m.eval()
+    xc = torch.tensor([[0.3, 1.0]], dtype=torch.float64, requires_grad=True)
+    yc = m.posterior(xc).mean.detach() + 0.5 * xc[..., :1]
+    cond = m.condition_on_observations(xc, yc)
+    out = cond.posterior(_grid(4, 1, torch.float64)).mean.sum()
+    (g,) = torch.autograd.grad(out, xc)
+    assert torch.isfinite(g).all() and g[0, 0].abs() > 1e-6
+    # the same model queried twice without gradients uses the cached factor
+    with torch.no_grad():
+        xd = xc.detach()
+        cond2 = m.condition_on_observations(xd, yc.detach())
+        a = cond2.posterior(_grid(4, 1, torch.float64)).mean
+        assert cond2.__dict__["_joint_cache"][1][1] is not None
+        torch.testing.assert_close(a, cond.posterior(_grid(4, 1, torch.float64)).mean.detach())
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_for_simulator_interpolates_noise_free_levels(dtype: torch.dtype) -> None:
     """The simulator settings (SE kernel, low-noise prior) interpolate noise-free smooth

@@ -104,6 +104,8 @@ log = logging.getLogger(__name__)
 
 Level0 = Callable[[Tensor], Tensor]
 KernelFactory = Callable[[int], Kernel]
+# instance attributes holding cached posterior states (see AR1MultiFidelityGP._cached)
+_CACHES = ("_state_cache", "_shadow_cache", "_joint_cache")
 
 
 def _dense(kernel: Kernel, x1: Tensor, x2: Tensor) -> Tensor:
@@ -747,18 +749,28 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         K = self._prior_cov(X, X) + torch.diag_embed(noise)
         return gaussian_nll(K, y - self._prior_mean(X)) - _log_prior(self.levels_) / y.numel()
 
-    def _joint_latent(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Exact KOH posterior mean ``batch x n`` and covariance ``batch x n x n``."""
+    def _joint_state(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Training (plus conditioned) rows ``Xt``, the jittered Cholesky factor ``Lc`` of their
+        KOH covariance and ``alpha = K^-1 (y - m)``, at the data's own batch shape."""
         Xt, yt, nt = self._joint_data()
-        batch = torch.broadcast_shapes(Xt.shape[:-2], X.shape[:-2])
-        Xt = Xt.expand(*batch, *Xt.shape[-2:])
-        X = X.expand(*batch, *X.shape[-2:])
-        yt = yt.expand(*batch, yt.shape[-1])
-        nt = nt.expand(*batch, nt.shape[-1])
         Lc = jittered_cholesky(self._prior_cov(Xt, Xt) + torch.diag_embed(nt))
-        r = (yt - self._prior_mean(Xt)).unsqueeze(-1)
-        alpha = torch.cholesky_solve(r, Lc)
-        Kts = self._prior_cov(Xt, X)
+        alpha = torch.cholesky_solve((yt - self._prior_mean(Xt)).unsqueeze(-1), Lc)
+        return Xt, Lc, alpha
+
+    def _joint_latent(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Exact KOH posterior mean ``batch x n`` and covariance ``batch x n x n``.
+
+        The factorisation is kept at the training data's batch shape: a ``b x q x d`` query
+        broadcasts against one factor instead of factorising ``b`` copies of it. In eval mode
+        it is cached (see :meth:`_cached`), unless conditioned observations carry gradients
+        (fantasies at candidate points, as in knowledge gradient), which must flow."""
+        cond_grad = any(t.requires_grad for cond in self._cond for t in cond if t is not None)
+        if self.training or cond_grad:
+            Xt, Lc, alpha = self._joint_state()
+        else:
+            Xt, Lc, alpha = self._cached("_joint_cache", self._joint_state)
+        batch = torch.broadcast_shapes(Xt.shape[:-2], X.shape[:-2])
+        Kts = self._prior_cov(Xt.expand(*batch, *Xt.shape[-2:]), X.expand(*batch, *X.shape[-2:]))
         mean = self._prior_mean(X) + (Kts.transpose(-1, -2) @ alpha).squeeze(-1)
         V = torch.linalg.solve_triangular(Lc, Kts, upper=False)
         cov = self._prior_cov(X, X) - V.transpose(-1, -2) @ V
@@ -1046,8 +1058,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     def _build_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
         """Build what :meth:`_hyper_shadows` caches."""
         S = int(self.config["hyperparameter_samples"])
-        caches = ("_shadow_cache", "_state_cache")
-        saved = {n: self.__dict__.pop(n) for n in caches if n in self.__dict__}
+        saved = {n: self.__dict__.pop(n) for n in _CACHES if n in self.__dict__}
         try:
             base = copy.deepcopy(self)
         finally:
@@ -1234,6 +1245,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         tensors = [*self.parameters(), *self.buffers(), self.train_X_, self.train_Y_]
         if self.train_Yvar_ is not None:
             tensors.append(self.train_Yvar_)
+        for cond in self._cond:
+            tensors.extend(t for t in cond if t is not None)
+        for st in self._trend_state or []:
+            tensors.extend(st.values())
         return tensors
 
     def _cached_recursive_state(self) -> list[dict[str, Tensor]]:
@@ -1328,10 +1343,12 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         fantasy models start from the recursive posterior's covariance; the hyperparameter
         draws of ``hyperparameter_samples`` are not carried over."""
         cond, self._cond = self._cond, []
+        saved = {n: self.__dict__.pop(n) for n in _CACHES if n in self.__dict__}
         try:
             new = copy.deepcopy(self)
         finally:
             self._cond = cond
+            self.__dict__.update(saved)
         new._cond = list(cond)
         if self.config["mode"] == "recursive" and self.config.get("trend_uncertainty"):
             # keep the recursive trend-coefficient uncertainty (see _trend_rows)
@@ -1369,7 +1386,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
 
     def to(self, *args: Any, **kwargs: Any) -> AR1MultiFidelityGP:  # type: ignore[override]
         super().to(*args, **kwargs)
-        for cache in ("_state_cache", "_shadow_cache"):
+        for cache in _CACHES:
             self.__dict__.pop(cache, None)
         if self._trend_state is not None:
             self._trend_state = [
