@@ -225,3 +225,24 @@ def test_peer_status_and_ratio_to_best_peer(monkeypatch: pytest.MonkeyPatch) -> 
     table = H.summarize(df, metrics=("nrmse",)).set_index("model")
     assert table.loc["ar1", "ratio_to_best_peer"] == pytest.approx(0.5)
     assert (table["best_peer"] == "botorch_stmf").all()
+
+
+def test_speed_cells_warm_up_once_per_model_untimed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A speed cell fits its model once, untimed, on a small design before the timed fit (the
+    first time per process and model only), so one-off costs stay out of the timings."""
+    monkeypatch.setattr(H, "_WARMED", set())
+    seen: list[int] = []
+    real = H._fit_predict
+
+    def counting(cell, train_X, *args):  # noqa: ANN001, ANN202 - a spy on the real function
+        seen.append(len(train_X))
+        return real(cell, train_X, *args)
+
+    monkeypatch.setattr(H, "_fit_predict", counting)
+    cells = [H.Cell("forrester", "ridge", seed, "speed:20x5", options=()) for seed in (0, 1)]
+    first, second = (H.run_cell(c) for c in cells)
+    assert seen == [8 + 6, 25, 25]  # warm-up on 8/6 rows, then the two timed fits
+    for rows in (first, second):
+        metrics = {r["metric"]: r for r in rows}
+        assert {"nrmse", "n_train", "cell_rows"} <= set(metrics)
+        assert metrics["n_train"]["value"] == 25 and metrics["nrmse"]["fit_seconds"] >= 0
