@@ -95,7 +95,7 @@ from torch import Tensor, nn
 
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError, NumericalWarning
 from mfgp.models.base import Z95, Prediction, ScaleUpModel, register_model
-from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale
+from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
 from mfgp.models.single_gp import matern52_kernel
 
 __all__ = ["AR1MultiFidelityGP"]
@@ -105,7 +105,7 @@ log = logging.getLogger(__name__)
 Level0 = Callable[[Tensor], Tensor]
 KernelFactory = Callable[[int], Kernel]
 # instance attributes holding cached posterior states (see AR1MultiFidelityGP._cached)
-_CACHES = ("_state_cache", "_shadow_cache", "_joint_cache")
+_CACHES = ("_state_cache", "_shadow_cache", "_joint_cache", "_cond_cache", "_joint_copy")
 
 
 def _dense(kernel: Kernel, x1: Tensor, x2: Tensor) -> Tensor:
@@ -723,18 +723,16 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             m_below = d_mean if m_below is None else lvl.rho(z) * m_below + d_mean
         return rows
 
-    def _joint_data(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Training rows plus conditioned observations, broadcast to the model batch shape."""
-        X, y, noise = self._train_rows()
-        Xs, ys, ns = [X], [y], [noise]
-        level_noise = self._level_noise() if self._cond else None
+    def _cond_data(self) -> tuple[Tensor, Tensor, Tensor] | None:
+        """Conditioned observations (``None`` without), broadcast to the model batch shape."""
+        if not self._cond:
+            return None
+        Xs, ys, ns = [], [], []
+        level_noise = self._level_noise()
         for Xc, yc, nc in self._cond:
             Xs.append(Xc)
             ys.append(yc)
-            if nc is None:
-                assert level_noise is not None
-                nc = level_noise[Xc[..., -1].round().long()]
-            ns.append(nc)
+            ns.append(level_noise[Xc[..., -1].round().long()] if nc is None else nc)
         batch = torch.broadcast_shapes(
             *[x.shape[:-2] for x in Xs], *[v.shape[:-1] for v in ys], *[v.shape[:-1] for v in ns]
         )
@@ -749,31 +747,62 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         K = self._prior_cov(X, X) + torch.diag_embed(noise)
         return gaussian_nll(K, y - self._prior_mean(X)) - _log_prior(self.levels_) / y.numel()
 
-    def _joint_state(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Training (plus conditioned) rows ``Xt``, the jittered Cholesky factor ``Lc`` of their
-        KOH covariance and ``alpha = K^-1 (y - m)``, at the data's own batch shape."""
-        Xt, yt, nt = self._joint_data()
-        Lc = jittered_cholesky(self._prior_cov(Xt, Xt) + torch.diag_embed(nt))
-        alpha = torch.cholesky_solve((yt - self._prior_mean(Xt)).unsqueeze(-1), Lc)
-        return Xt, Lc, alpha
+    def _joint_base(self) -> dict[str, Tensor]:
+        """The training rows ``X0``, the jittered Cholesky factor ``L0`` of their KOH covariance
+        and the whitened residual ``w0 = L0^-1 (y0 - m(X0))``; unbatched."""
+        X0, y0, n0 = self._train_rows()
+        L0 = jittered_cholesky(self._prior_cov(X0, X0) + torch.diag_embed(n0))
+        r0 = (y0 - self._prior_mean(X0)).unsqueeze(-1)
+        return {"X0": X0, "L0": L0, "w0": solve_lower(L0, r0)}
+
+    def _joint_cond(self, base: dict[str, Tensor]) -> dict[str, Tensor] | None:
+        """The conditioned rows' block of the factor of the joint covariance (``None`` without
+        conditioned rows). With ``K`` the covariance of the training rows (factor ``L0``) and
+        the conditioned rows ``c``, the factor of the whole is ``[[L0, 0], [B', C]]`` with
+        ``B = L0^-1 K_0c`` and ``C C' = K_cc - B' B``, so a fantasy costs ``O(N^2 q)`` instead of
+        a new ``O((N + q)^3)`` factorisation (written by hand: GPyTorch's fantasy updates
+        assume its own ``ExactGP`` caches). Returns ``Xc``, ``Bt = B``, ``C`` and the whitened
+        residual ``wc``, at the conditioned rows' batch shape."""
+        data = self._cond_data()
+        if data is None:
+            return None
+        Xc, yc, nc = data
+        # X0 unbatched: its per-row terms (weights, trend rows) are computed once
+        B = solve_lower(base["L0"], self._prior_cov(base["X0"], Xc))
+        S = self._prior_cov(Xc, Xc) + torch.diag_embed(nc) - B.transpose(-1, -2) @ B
+        C = jittered_cholesky(S)
+        rc = (yc - self._prior_mean(Xc)).unsqueeze(-1) - B.transpose(-1, -2) @ base["w0"]
+        return {"Xc": Xc, "B": B, "C": C, "wc": solve_lower(C, rc)}
 
     def _joint_latent(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """Exact KOH posterior mean ``batch x n`` and covariance ``batch x n x n``.
 
-        The factorisation is kept at the training data's batch shape: a ``b x q x d`` query
-        broadcasts against one factor instead of factorising ``b`` copies of it. In eval mode
-        it is cached (see :meth:`_cached`), unless conditioned observations carry gradients
-        (fantasies at candidate points, as in knowledge gradient), which must flow."""
+        The training rows are factorised once per parameter state (cached in eval mode, see
+        :meth:`_cached`) and unbatched: a ``b x q x d`` query broadcasts against one factor,
+        and conditioned (fantasy) rows add a block update (:meth:`_joint_cond`), cached too
+        unless they carry gradients (fantasies at candidate points, as in knowledge gradient),
+        which must flow."""
+        base = self._joint_base() if self.training else self._cached_joint_base()
         cond_grad = any(t.requires_grad for cond in self._cond for t in cond if t is not None)
         if self.training or cond_grad:
-            Xt, Lc, alpha = self._joint_state()
+            cond = self._joint_cond(base)
         else:
-            Xt, Lc, alpha = self._cached("_joint_cache", self._joint_state)
-        batch = torch.broadcast_shapes(Xt.shape[:-2], X.shape[:-2])
-        Kts = self._prior_cov(Xt.expand(*batch, *Xt.shape[-2:]), X.expand(*batch, *X.shape[-2:]))
-        mean = self._prior_mean(X) + (Kts.transpose(-1, -2) @ alpha).squeeze(-1)
-        V = torch.linalg.solve_triangular(Lc, Kts, upper=False)
-        cov = self._prior_cov(X, X) - V.transpose(-1, -2) @ V
+            cond = self._cached("_cond_cache", lambda: self._joint_cond(base))
+        batch = (
+            X.shape[:-2]
+            if cond is None
+            else torch.broadcast_shapes(X.shape[:-2], cond["Xc"].shape[:-2])
+        )
+        Xb = X.expand(*batch, *X.shape[-2:])
+        K0 = self._prior_cov(base["X0"], Xb)  # unbatched X0: per-row terms computed once
+        V0 = solve_lower(base["L0"], K0)
+        mean = self._prior_mean(Xb) + (V0.transpose(-1, -2) @ base["w0"]).squeeze(-1)
+        cov = self._prior_cov(X, X) - V0.transpose(-1, -2) @ V0
+        if cond is not None:
+            Kc = self._prior_cov(cond["Xc"].expand(*batch, *cond["Xc"].shape[-2:]), Xb)
+            Vc = solve_lower(cond["C"], Kc - cond["B"].transpose(-1, -2) @ V0)
+            mean = mean + (Vc.transpose(-1, -2) @ cond["wc"]).squeeze(-1)
+            cov = cov - Vc.transpose(-1, -2) @ Vc
         return mean, cov
 
     # ------------------------------------------------------------ recursive GP
@@ -854,13 +883,13 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             d_mean = lvl.mu(z) + Kxs @ st["alpha"]
             mean = mean + P[k] * d_mean
             if with_cov:
-                V = torch.linalg.solve_triangular(st["L"], Kxs.transpose(-1, -2), upper=False)
+                V = solve_lower(st["L"], Kxs.transpose(-1, -2))
                 S = _dense(lvl.kernel, z, z) - V.transpose(-1, -2) @ V
                 if "G_L" in st:
                     h = lvl.regressors(z, m_below)
                     assert h is not None
                     U = h - Kxs @ st["AinvH"]  # batch x n x p
-                    W = torch.linalg.solve_triangular(st["G_L"], U.transpose(-1, -2), upper=False)
+                    W = solve_lower(st["G_L"], U.transpose(-1, -2))
                     S = S + W.transpose(-1, -2) @ W
                 term = P[k].unsqueeze(-1) * P[k].unsqueeze(-2) * S
                 cov = term if cov is None else cov + term
@@ -1240,15 +1269,16 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             cov = acc / len(shadows)
         return mean, cov
 
-    def _state_tensors(self) -> list[Tensor]:
-        """Every tensor a cached posterior state depends on."""
+    def _state_tensors(self, cond: bool = True) -> list[Tensor]:
+        """Every tensor a cached posterior state depends on (``cond=False``: leaving out the
+        conditioned observations, for states of the training rows alone)."""
         tensors = [*self.parameters(), *self.buffers(), self.train_X_, self.train_Y_]
         if self.train_Yvar_ is not None:
             tensors.append(self.train_Yvar_)
-        for cond in self._cond:
-            tensors.extend(t for t in cond if t is not None)
         for st in self._trend_state or []:
             tensors.extend(st.values())
+        for obs in self._cond if cond else []:
+            tensors.extend(t for t in obs if t is not None)
         return tensors
 
     def _cached_recursive_state(self) -> list[dict[str, Tensor]]:
@@ -1260,10 +1290,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             return self._recursive_state()
         return self._cached("_state_cache", self._recursive_state)
 
-    def _cached(self, name: str, build: Callable[[], Any]) -> Any:
-        """``build()``, kept in ``self.__dict__[name]`` until a parameter, buffer or the
-        training data change (keyed on the tensors' ids and in-place version counters)."""
-        tensors = self._state_tensors()
+    def _cached(self, name: str, build: Callable[[], Any], *, cond: bool = True) -> Any:
+        """``build()``, kept in ``self.__dict__[name]`` until a parameter, buffer, the training
+        data or (with ``cond``) a conditioned observation change (keyed on the tensors' ids and
+        in-place version counters)."""
+        tensors = self._state_tensors(cond)
         key = tuple((id(t), t._version) for t in tensors)
         cache = self.__dict__.get(name)
         if cache is None or cache[0] != key:
@@ -1271,6 +1302,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                 cache = (key, build(), tensors)
             self.__dict__[name] = cache
         return cache[1]
+
+    def _cached_joint_base(self) -> dict[str, Tensor]:
+        """:meth:`_joint_base`, cached (it does not depend on conditioned observations)."""
+        return self._cached("_joint_cache", self._joint_base, cond=False)
 
     def _internal_posterior(
         self, X: Tensor, observation_noise: bool | Tensor
@@ -1379,7 +1414,20 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             raise InputDataError(
                 f"Y must have shape ... x {X.shape[-2]} x 1 to match X, got {tuple(Y.shape)}"
             )
-        new = self.as_joint()
+        # a joint template (for a recursive model, its cached joint copy) whose factor of the
+        # training rows the new model reuses: a fantasy costs a block update, not a refactoring
+        joint = (
+            self if self.config["mode"] == "joint" else self._cached("_joint_copy", self.as_joint)
+        )
+        new = joint.as_joint()
+        if not self.training:
+            base = joint._cached_joint_base()
+            tensors = new._state_tensors(cond=False)
+            new.__dict__["_joint_cache"] = (
+                tuple((id(t), t._version) for t in tensors),
+                base,
+                tensors,
+            )
         nz = None if noise is None else noise.squeeze(-1).to(X)
         new._cond = [*new._cond, (X, self._to_internal_y(Y.to(X)), nz)]
         return new

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from mfgp.settings import jitter_ladder
 
-__all__ = ["gaussian_nll", "jittered_cholesky", "loo_variance_scale"]
+__all__ = ["gaussian_nll", "jittered_cholesky", "loo_variance_scale", "solve_lower"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,26 @@ def jittered_cholesky(K: Tensor, *, relative: bool = False) -> Tensor:
         f"covariance matrix ({K.shape[-1]} x {K.shape[-1]}) is not positive definite even with "
         f"jitter {ladder[-1]:g}"
     )
+
+
+def solve_lower(L: Tensor, B: Tensor) -> Tensor:
+    """``L^-1 B`` for a lower-triangular ``L`` (``... x n x n``) and ``B`` (``... x n x m``).
+
+    An unbatched ``L`` against a batched ``B`` is solved as one system with the batch folded
+    into the columns: ``torch.linalg.solve_triangular`` would broadcast ``L`` to every batch
+    element, which for ``n = 1920`` and 512 batch elements of one column took 17.7 s instead
+    of 0.02 s (2 CPU cores).
+
+    >>> L = torch.tensor([[2.0, 0.0], [1.0, 1.0]])
+    >>> solve_lower(L, torch.ones(3, 2, 1))[0].squeeze(-1)
+    tensor([0.5000, 0.5000])
+    """
+    if L.dim() == 2 and B.dim() > 2:
+        n, m = B.shape[-2], B.shape[-1]
+        cols = B.movedim(-2, 0).reshape(n, -1)
+        out = torch.linalg.solve_triangular(L, cols, upper=False)
+        return out.reshape(n, *B.shape[:-2], m).movedim(0, -2)
+    return torch.linalg.solve_triangular(L, B, upper=False)
 
 
 def loo_variance_scale(L: Tensor, alpha: Tensor, noise: Tensor, min_noise: float) -> float:

@@ -51,7 +51,7 @@ from torch import Tensor
 
 from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
 from mfgp.models.base import ScaleUpModel, gaussian_posterior, register_model
-from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale
+from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale, solve_lower
 
 __all__ = ["NARGP"]
 
@@ -306,7 +306,7 @@ class NARGP(ScaleUpModel):
         if full:
             Ks = kern(x, Xtr).to_dense()  # ... x n x n_tr
             mean = c + (Ks @ alpha).squeeze(-1)
-            V = torch.linalg.solve_triangular(Lc, Ks.transpose(-1, -2), upper=False)
+            V = solve_lower(Lc, Ks.transpose(-1, -2))
             cov = kern(x, x).to_dense() - V.transpose(-1, -2) @ V
             return mean, cov
         flat = x.reshape(-1, x.shape[-1])
