@@ -1403,6 +1403,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         (``sample_shape x batch x n x 1``, as produced by :meth:`fantasize`) gives a batched
         model with ``batch_shape = sample_shape x batch``.
 
+        In eval mode the first call caches a joint copy of this model and the Cholesky factor
+        of its training rows (``N^2`` memory, ``O(N^3)`` once); every conditioned model shares
+        that factor and adds only a block for its own rows (``O(N^2 q)``), see
+        ``benchmarks/results/speed_posterior.md``.
+
         Args:
             X: ``batch x n x d`` inputs (fidelity index last).
             Y: ``(sample x) batch x n x 1`` observations in data units.
