@@ -761,8 +761,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         the conditioned rows ``c``, the factor of the whole is ``[[L0, 0], [B', C]]`` with
         ``B = L0^-1 K_0c`` and ``C C' = K_cc - B' B``, so a fantasy costs ``O(N^2 q)`` instead of
         a new ``O((N + q)^3)`` factorisation (written by hand: GPyTorch's fantasy updates
-        assume its own ``ExactGP`` caches). Returns ``Xc``, ``Bt = B``, ``C`` and the whitened
-        residual ``wc``, at the conditioned rows' batch shape."""
+        assume its own ``ExactGP`` caches). Returns ``Xc``, ``B``, ``C`` and the whitened
+        residual ``wc = C^-1 (y_c - m(X_c) - B' w0)``, at the conditioned rows' batch shape."""
         data = self._cond_data()
         if data is None:
             return None
@@ -783,7 +783,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         unless they carry gradients (fantasies at candidate points, as in knowledge gradient),
         which must flow."""
         base = self._joint_base() if self.training else self._cached_joint_base()
-        cond_grad = any(t.requires_grad for cond in self._cond for t in cond if t is not None)
+        cond_grad = any(t.requires_grad for obs in self._cond for t in obs if t is not None)
         if self.training or cond_grad:
             cond = self._joint_cond(base)
         else:
@@ -1298,10 +1298,14 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         key = tuple((id(t), t._version) for t in tensors)
         cache = self.__dict__.get(name)
         if cache is None or cache[0] != key:
-            with torch.no_grad():  # the held tensors keep their ids from being reused
-                cache = (key, build(), tensors)
-            self.__dict__[name] = cache
-        return cache[1]
+            with torch.no_grad():
+                self._seed_cache(name, build(), cond=cond)
+        return self.__dict__[name][1]
+
+    def _seed_cache(self, name: str, value: Any, *, cond: bool = True) -> None:
+        """Store ``value`` as :meth:`_cached`'s entry ``name`` for the current tensors."""
+        tensors = self._state_tensors(cond)  # held, so that their ids are not reused
+        self.__dict__[name] = (tuple((id(t), t._version) for t in tensors), value, tensors)
 
     def _cached_joint_base(self) -> dict[str, Tensor]:
         """:meth:`_joint_base`, cached (it does not depend on conditioned observations)."""
@@ -1426,13 +1430,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         )
         new = joint.as_joint()
         if not self.training:
-            base = joint._cached_joint_base()
-            tensors = new._state_tensors(cond=False)
-            new.__dict__["_joint_cache"] = (
-                tuple((id(t), t._version) for t in tensors),
-                base,
-                tensors,
-            )
+            new._seed_cache("_joint_cache", joint._cached_joint_base(), cond=False)
         nz = None if noise is None else noise.squeeze(-1).to(X)
         new._cond = [*new._cond, (X, self._to_internal_y(Y.to(X)), nz)]
         return new
