@@ -13,7 +13,7 @@ Models: ``ar1`` (mfgp ``AR1MultiFidelityGP``, recursive, constant rho, library d
 measured data: Matern-5/2 deltas, noise prior LogNormal(-4, 1)), ``ar1_sim``
 (``AR1MultiFidelityGP.for_simulator()``: the settings for deterministic codes,
 squared-exponential deltas and noise prior LogNormal(-12, 3), as the peers assume smooth
-noise-free levels, and 16 Laplace draws of the kernel hyperparameters per level),
+noise-free levels, and 16 posterior draws of the kernel hyperparameters per level),
 ``ar1_sim_plugin`` (the same with plug-in hyperparameters, ``hyperparameter_samples=0``: what the
 draws change), ``nargp`` (mfgp ``NARGP``), ``botorch_stmf`` (BoTorch
 ``SingleTaskMultiFidelityGP``), ``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with
@@ -73,7 +73,7 @@ def make_model(name: str, quick: bool) -> Peer:
         return MFGPAdapter(
             "ar1_sim", lambda: AR1MultiFidelityGP.for_simulator(mode="recursive", restarts=restarts)
         )
-    if name == "ar1_sim_plugin":  # what the Laplace hyperparameter draws of ar1_sim change
+    if name == "ar1_sim_plugin":  # what the hyperparameter draws of ar1_sim change
         from mfgp.models.ar1 import AR1MultiFidelityGP
 
         return MFGPAdapter(

@@ -533,6 +533,40 @@ def test_hyperparameter_samples_mix_the_draws_about_the_map_mean(dtype: torch.dt
     assert not torch.allclose(b.covariance_matrix, a.covariance_matrix, rtol=1e-3)
 
 
+def test_hyperparameter_draws_sample_the_level_posterior() -> None:
+    """Known answer: the draws of a level's two raw kernel parameters (SE lengthscale and
+    outputscale) have the quartiles of the level's posterior density ``exp(-_level_energy)``,
+    integrated on a grid. That posterior has a long tail towards long lengthscales, which a
+    Laplace approximation (symmetric about the fitted values) misses."""
+    x = torch.linspace(0.05, 0.95, 8, dtype=torch.float64).unsqueeze(-1)
+    X = torch.cat([x, torch.ones_like(x)], dim=-1)
+    Y = (torch.sin(8 * x) + 0.5 * x + 0.3 * torch.cos(3 * x)).reshape(-1, 1)
+    m = AR1MultiFidelityGP.for_simulator(level0=_f0, restarts=1, hyperparameter_samples=200)
+    m.fit((X, Y), seed=0)
+    draws = m.levels_["1"].hyper_samples
+    theta0 = m._kernel_theta(m.levels_["1"])
+    Xk, yk, nk = m._train_rows()  # the level-1 rows (level 0 is the callable)
+    mprev = m._regressor(1, Xk, [])
+    axes = (
+        torch.linspace(-8.0, 40.0, 97, dtype=torch.float64),
+        torch.linspace(-1.0, 2.5, 71, dtype=torch.float64),
+    )
+    grid = torch.cartesian_prod(*axes)
+    energy = torch.tensor([m._level_energy(1, t, Xk, yk, nk, mprev) for t in grid])
+    m._set_kernel_params(m.levels_["1"], theta0)
+    w = torch.softmax(-energy, 0).reshape(97, 71)
+    assert float(w[0].sum() + w[-1].sum() + w[:, 0].sum() + w[:, -1].sum()) < 1e-3  # mass inside
+    q = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+    for j, (axis, marginal) in enumerate(zip(axes, (w.sum(1), w.sum(0)), strict=True)):
+        cdf = marginal.cumsum(0)
+        h = axis[1] - axis[0]  # each grid point holds the mass of a cell of width h
+        i = torch.searchsorted(cdf, q).clamp(1, len(axis) - 1)
+        exact = axis[i - 1] + h / 2 + (q - cdf[i - 1]) / (cdf[i] - cdf[i - 1]) * h
+        got = torch.quantile(draws[:, j], q)
+        iqr = exact[2] - exact[0]
+        assert ((got - exact).abs() < 0.2 * iqr).all(), (j, got, exact)
+
+
 def test_hyperparameter_samples_reproducible_saved_and_differentiable(tmp_path) -> None:
     X, Y = _ar1_data(torch.float64, n=(20, 8))
     kw = {"restarts": 1, "maxiter": 40, "hyperparameter_samples": 4}

@@ -287,17 +287,19 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             :meth:`for_simulator` turns it off (with interpolating squared-exponential levels
             it made coverage worse on Branin and Park).
         hyperparameter_samples: in ``recursive`` mode, ``S >= 2`` integrates over the kernel
-            hyperparameters of each level instead of plugging in their fitted values: a
-            Laplace approximation of their posterior (Gaussian in GPyTorch's raw, unconstrained
-            parameters, precision from the finite-difference Hessian of the level's negative
-            log posterior, with every direction's standard deviation capped at 1) gives ``S``
-            seeded draws per level, stored with the model. The predictive mean stays that of
-            the fitted (MAP) hyperparameters, ``m``; the covariance becomes the draws' mean
-            second moment about it, ``E_s[C_s + (m_s - m)(m_s - m)^T]``, so bands widen where
-            the data leave the lengthscales uncertain (plug-in GPs are overconfident on small
-            noise-free designs). Costs ``S`` extra posterior evaluations per call. Levels with
-            more rows than ``fit_rows`` (1000 if None), and conditioned or fantasy models, keep
-            plug-in values. 0 (default): plug-in.
+            hyperparameters of each level instead of plugging in their fitted values: ``S``
+            seeded draws per level from their posterior, stored with the model. The draws come
+            from a random-walk Metropolis chain in GPyTorch's raw, unconstrained parameters
+            (priors on the constrained values, with the Jacobian), started at the fitted values,
+            whose step covariance is that of a Laplace approximation there (finite-difference
+            Hessian, every direction's standard deviation capped at 1); 200 steps of burn-in,
+            then every 25th state. The predictive mean stays that of the fitted (MAP)
+            hyperparameters, ``m``; the covariance becomes the draws' mean second moment about
+            it, ``E_s[C_s + (m_s - m)(m_s - m)^T]``, so bands widen where the data leave the
+            lengthscales uncertain (plug-in GPs are overconfident on small noise-free designs).
+            Costs ``200 + 25 S`` likelihood evaluations per level at fit time and ``S`` extra
+            posterior evaluations per call. Levels with more rows than ``fit_rows`` (1000 if
+            None), and conditioned or fantasy models, keep plug-in values. 0 (default): plug-in.
         rho_slope_sd: with ``rho="linear"``, the standard deviation of a zero-mean Normal prior
             on each slope of rho (per unit of the [0, 1]-normalised feature, i.e. the change of
             rho across the data range). None (default): no prior. With few top-level scales
@@ -447,7 +449,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         (:func:`~mfgp.models.single_gp.se_kernel`) and a noise prior LogNormal(-12, 3) with a
         1e-12 floor, so the model can interpolate to round-off (the jitter ladder still guards
         the Cholesky factorisations), and integrates over the kernel hyperparameters with 16
-        Laplace draws per level (``hyperparameter_samples``): with interpolating
+        posterior draws per level (``hyperparameter_samples``): with interpolating
         squared-exponential levels, plug-in bands were too narrow on most test functions
         (``benchmarks/results/accuracy_test_functions.md``). Any argument overrides these
         settings.
@@ -1006,10 +1008,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                 off += p.numel()
 
     def _sample_hyperparameters(self, seed: int | None) -> None:
-        """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from the
-        Laplace approximation of their posterior (see the class docstring). Written by hand:
-        GPyTorch and BoTorch offer fully Bayesian GPs by NUTS only for their own single-output
-        models, not for a recursive co-kriging level."""
+        """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from their
+        posterior (see the class docstring): a Laplace approximation at the fitted values gives
+        the step covariance of a Metropolis chain (:meth:`_metropolis`). A level whose Hessian
+        or likelihood cannot be evaluated keeps plug-in values."""
         S = int(self.config["hyperparameter_samples"])
         cap = self.config.get("fit_rows") or 1000
         gen = torch.Generator().manual_seed(7919 * (0 if seed is None else seed) + 17)
@@ -1048,9 +1050,83 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                 continue
             ev, V = torch.linalg.eigh(0.5 * (H + H.T))
             root = V / ev.clamp_min(1.0).sqrt()  # covariance V diag(1/ev) V', sd <= 1
-            z = torch.randn(S, P, generator=gen, dtype=theta0.dtype).to(theta0.device)
-            lvl.hyper_samples.copy_(theta0 + z @ root.T)
-            log.debug("level %d: %d Laplace hyperparameter draws", k, S)
+            lvl.hyper_samples.copy_(self._metropolis(k, theta0, root, S, gen, (Xk, yk, nk, mprev)))
+            self._set_kernel_params(lvl, theta0)
+
+    def _metropolis(
+        self,
+        k: int,
+        theta0: Tensor,
+        root: Tensor,
+        S: int,
+        gen: torch.Generator,
+        rows: tuple[Tensor, Tensor, Tensor, Tensor | None],
+        burn: int = 200,
+        thin: int = 25,
+    ) -> Tensor:
+        """``S x P`` draws of level ``k``'s raw kernel parameters from their posterior by
+        random-walk Metropolis, started at the fitted values ``theta0``, with Gaussian steps
+        of covariance ``c^2 root root'`` (the Laplace approximation's), ``burn`` steps of
+        burn-in and every ``thin``-th state after it. The scale ``c`` starts at ``2.38 /
+        sqrt(P)`` (Roberts, Gelman & Gilks 1997) and is adapted during burn-in only, towards
+        30 % acceptance (a Robbins-Monro step), so that the chain can reach tails that the
+        Laplace approximation at the fitted values underestimates. Written by hand: GPyTorch
+        and BoTorch sample kernel hyperparameters (NUTS, through Pyro) only for their own
+        single-output models."""
+        P = theta0.numel()
+        log_scale = math.log(2.38 / math.sqrt(P))
+        try:
+            theta, energy = theta0, self._level_energy(k, theta0, *rows)
+        except (NotPSDError, RuntimeError, ValueError) as err:
+            log.info("level %d: no hyperparameter draws (%s); plug-in values", k, err)
+            return theta0.expand(S, P).clone()
+        kept, accepted = [], 0
+        for t in range(burn + thin * S):
+            z = torch.randn(P, generator=gen, dtype=theta0.dtype).to(theta0.device)
+            prop = theta + math.exp(log_scale) * (root @ z)
+            try:
+                e_prop = self._level_energy(k, prop, *rows)
+            except (NotPSDError, RuntimeError, ValueError):
+                e_prop = math.inf
+            u = float(torch.rand((), generator=gen, dtype=torch.float64))
+            accept = math.log(max(u, 1e-300)) < energy - e_prop
+            if accept:
+                theta, energy = prop, e_prop
+                accepted += 1
+            if t < burn:  # adapt the step size towards 30 % acceptance, then keep it fixed
+                log_scale += (float(accept) - 0.3) / (1.0 + t) ** 0.6
+            if t >= burn and (t - burn) % thin == thin - 1:
+                kept.append(theta)
+        log.debug(
+            "level %d: %d Metropolis hyperparameter draws, acceptance %.2f",
+            k,
+            S,
+            accepted / (burn + thin * S),
+        )
+        return torch.stack(kept)
+
+    def _level_energy(
+        self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> float:
+        """Negative log posterior density of level ``k``'s raw kernel parameters at ``theta``:
+        the likelihood of its ``Xk`` rows, the log priors (on the constrained values) and the
+        log Jacobian of the constraint transforms (the density is over the raw values)."""
+        lvl = self.levels_[str(k)]
+        self._set_kernel_params(lvl, theta)
+        with torch.no_grad():
+            r, A, _ = self._level_terms(k, Xk, yk, nk, mprev)
+            value = r.shape[-1] * gaussian_nll(A, r) - _log_prior(lvl)
+        if not bool(torch.isfinite(torch.as_tensor(value))):
+            return math.inf
+        log_jac = 0.0
+        for _, p, constraint in lvl.kernel.named_parameters_and_constraints():
+            if constraint is None:
+                continue
+            with torch.enable_grad():
+                raw = p.detach().clone().requires_grad_(True)
+                (g,) = torch.autograd.grad(constraint.transform(raw).sum(), raw)
+            log_jac += float(g.abs().log().sum())
+        return float(value) - log_jac
 
     def _level_grad(
         self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
