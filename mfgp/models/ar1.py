@@ -1105,6 +1105,16 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         )
         return torch.stack(kept)
 
+    def _level_nlp(
+        self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> Tensor:
+        """Level ``k``'s negative log posterior (likelihood of its ``Xk`` rows plus log priors)
+        with its raw kernel parameters set to ``theta`` (which stay set)."""
+        lvl = self.levels_[str(k)]
+        self._set_kernel_params(lvl, theta)
+        r, A, _ = self._level_terms(k, Xk, yk, nk, mprev)
+        return r.shape[-1] * gaussian_nll(A, r) - _log_prior(lvl)
+
     def _level_energy(
         self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
     ) -> float:
@@ -1112,11 +1122,9 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         the likelihood of its ``Xk`` rows, the log priors (on the constrained values) and the
         log Jacobian of the constraint transforms (the density is over the raw values)."""
         lvl = self.levels_[str(k)]
-        self._set_kernel_params(lvl, theta)
         with torch.no_grad():
-            r, A, _ = self._level_terms(k, Xk, yk, nk, mprev)
-            value = r.shape[-1] * gaussian_nll(A, r) - _log_prior(lvl)
-        if not bool(torch.isfinite(torch.as_tensor(value))):
+            value = self._level_nlp(k, theta, Xk, yk, nk, mprev)
+        if not bool(torch.isfinite(value)):
             return math.inf
         log_jac = 0.0
         for _, p, constraint in lvl.kernel.named_parameters_and_constraints():
@@ -1133,12 +1141,9 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     ) -> Tensor:
         """Gradient of level ``k``'s negative log posterior (likelihood of its ``Xk`` rows plus
         log priors) in its raw kernel parameters, evaluated at ``theta``."""
-        lvl = self.levels_[str(k)]
-        self._set_kernel_params(lvl, theta)
-        params = self._kernel_params(lvl)
+        params = self._kernel_params(self.levels_[str(k)])
         with torch.enable_grad():
-            r, A, _ = self._level_terms(k, Xk, yk, nk, mprev)
-            loss = r.shape[-1] * gaussian_nll(A, r) - _log_prior(lvl)
+            loss = self._level_nlp(k, theta, Xk, yk, nk, mprev)
             g = torch.autograd.grad(loss, params, allow_unused=True)
         return torch.cat(
             [
