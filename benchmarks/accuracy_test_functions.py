@@ -13,9 +13,9 @@ Models: ``ar1`` (mfgp ``AR1MultiFidelityGP``, recursive, constant rho, library d
 measured data: Matern-5/2 deltas, noise prior LogNormal(-4, 1)), ``ar1_sim``
 (``AR1MultiFidelityGP.for_simulator()``: the settings for deterministic codes,
 squared-exponential deltas and noise prior LogNormal(-12, 3), as the peers assume smooth
-noise-free levels, and 16 posterior draws of the kernel hyperparameters per level),
-``ar1_sim_plugin`` (the same with plug-in hyperparameters, ``hyperparameter_samples=0``: what the
-draws change), ``nargp`` (mfgp ``NARGP``), ``botorch_stmf`` (BoTorch
+noise-free levels, and a mixture over 32 posterior draws of the kernel hyperparameters per
+level), ``ar1_sim_plugin`` (the same with plug-in hyperparameters, ``hyperparameter_samples=0``:
+what the draws change), ``nargp`` (mfgp ``NARGP``), ``botorch_stmf`` (BoTorch
 ``SingleTaskMultiFidelityGP``), ``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with
 the reason recorded when not installed).
 
