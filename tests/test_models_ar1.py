@@ -21,7 +21,7 @@ from gpytorch.means import ConstantMean
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError
-from mfgp.models import AR1MultiFidelityGP, get_model
+from mfgp.models import AR1MultiFidelityGP, get_model, hyper_mcmc
 from mfgp.models import ar1 as ar1_module
 from mfgp.models.hybrid import HybridGP
 from mfgp.models.single_gp import se_kernel
@@ -537,7 +537,7 @@ def test_hyperparameter_samples_mix_the_draws(dtype: torch.dtype) -> None:
 
 def test_hyperparameter_draws_sample_the_level_posterior() -> None:
     """Known answer: the draws of a level's two raw kernel parameters (SE lengthscale and
-    outputscale) have the quartiles of the level's posterior density ``exp(-_level_energy)``,
+    outputscale) have the quartiles of the level's posterior density ``exp(-energy)``,
     integrated on a grid. That posterior has a long tail towards long lengthscales, which a
     Laplace approximation (symmetric about the fitted values) misses."""
     x = torch.linspace(0.05, 0.95, 8, dtype=torch.float64).unsqueeze(-1)
@@ -546,7 +546,8 @@ def test_hyperparameter_draws_sample_the_level_posterior() -> None:
     m = AR1MultiFidelityGP.for_simulator(level0=_f0, restarts=1, hyperparameter_samples=200)
     m.fit((X, Y), seed=0)
     draws = m.levels_["1"].hyper_samples
-    theta0 = m._kernel_theta(m.levels_["1"])
+    kern = m.levels_["1"].kernel
+    theta0 = hyper_mcmc.flat_params(kern)
     Xk, yk, nk = m._train_rows()  # the level-1 rows (level 0 is the callable)
     mprev = m._regressor(1, Xk, [])
     axes = (
@@ -554,8 +555,9 @@ def test_hyperparameter_draws_sample_the_level_posterior() -> None:
         torch.linspace(-1.0, 2.5, 71, dtype=torch.float64),
     )
     grid = torch.cartesian_prod(*axes)
-    energy = torch.tensor([m._level_energy(1, t, Xk, yk, nk, mprev) for t in grid])
-    m._set_kernel_params(m.levels_["1"], theta0)
+    nlp = m._level_nlp(1, Xk, yk, nk, mprev)
+    energy = torch.tensor([hyper_mcmc.energy(kern, nlp, t) for t in grid])
+    hyper_mcmc.set_params(kern, theta0)
     w = torch.softmax(-energy, 0).reshape(97, 71)
     assert float(w[0].sum() + w[-1].sum() + w[:, 0].sum() + w[:, -1].sum()) < 1e-3  # mass inside
     q = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)

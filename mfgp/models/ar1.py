@@ -96,6 +96,7 @@ from torch import Tensor, nn
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError, NumericalWarning
 from mfgp.models.base import Z95, Prediction, ScaleUpModel, register_model
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
+from mfgp.models.hyper_mcmc import flat_params, sample_level, set_params
 from mfgp.models.single_gp import matern52_kernel
 
 __all__ = ["AR1MultiFidelityGP"]
@@ -993,30 +994,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             self._sample_hyperparameters(seed)
         self.eval()
 
-    @staticmethod
-    def _kernel_params(lvl: _Level) -> list[nn.Parameter]:
-        return list(lvl.kernel.parameters())
-
-    def _kernel_theta(self, lvl: _Level) -> Tensor:
-        """``lvl``'s raw kernel parameters as one flat vector (the layout of its draws)."""
-        params = self._kernel_params(lvl)
-        if not params:  # a kernel without parameters has no draws
-            return lvl.hyper_samples.new_zeros(0)
-        return torch.cat([p.detach().reshape(-1) for p in params])
-
-    def _set_kernel_params(self, lvl: _Level, theta: Tensor) -> None:
-        """Write the flat raw-parameter vector ``theta`` into ``lvl``'s kernel."""
-        off = 0
-        with torch.no_grad():
-            for p in self._kernel_params(lvl):
-                p.copy_(theta[off : off + p.numel()].view_as(p))
-                off += p.numel()
-
     def _sample_hyperparameters(self, seed: int | None) -> None:
         """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from their
-        posterior (see the class docstring): a Laplace approximation at the fitted values gives
-        the step covariance of a Metropolis chain (:meth:`_metropolis`). A level whose Hessian
-        or likelihood cannot be evaluated keeps plug-in values."""
+        posterior (see the class docstring and :mod:`mfgp.models.hyper_mcmc`). A level whose
+        Hessian or likelihood cannot be evaluated keeps plug-in values."""
         S = int(self.config["hyperparameter_samples"])
         cap = self.config.get("fit_rows") or 1000
         gen = torch.Generator().manual_seed(7919 * (0 if seed is None else seed) + 17)
@@ -1027,135 +1008,31 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         for i, k in enumerate(range(self.first_gp_level, self.n_fidelities_)):
             lvl = self.levels_[str(k)]
             sel = lev == k
-            if not self._kernel_params(lvl):
+            if not list(lvl.kernel.parameters()):  # a kernel without parameters has no draws
                 continue
-            theta0 = self._kernel_theta(lvl)
             if int(sel.sum()) > cap:
-                lvl.hyper_samples.copy_(theta0.expand_as(lvl.hyper_samples))
+                lvl.hyper_samples.copy_(flat_params(lvl.kernel).expand_as(lvl.hyper_samples))
                 continue
             Xk, yk, nk = X[sel], y[sel], noise[sel]
             with torch.no_grad():
                 mprev = self._regressor(k, Xk, state[:i])
-
-            P, h = theta0.numel(), 1e-4
-            H: Tensor | None = torch.zeros(P, P, dtype=theta0.dtype, device=theta0.device)
-            try:
-                for j in range(P):
-                    e = torch.zeros_like(theta0)
-                    e[j] = h
-                    g_plus = self._level_grad(k, theta0 + e, Xk, yk, nk, mprev)
-                    g_minus = self._level_grad(k, theta0 - e, Xk, yk, nk, mprev)
-                    H[j] = (g_plus - g_minus) / (2 * h)  # type: ignore[index]
-            except (NotPSDError, RuntimeError) as err:
-                log.info("level %d: no hyperparameter draws (%s); plug-in values", k, err)
-                H = None
-            self._set_kernel_params(lvl, theta0)
-            if H is None or not bool(torch.isfinite(H).all()):
-                lvl.hyper_samples.copy_(theta0.expand_as(lvl.hyper_samples))
-                continue
-            ev, V = torch.linalg.eigh(0.5 * (H + H.T))
-            root = V / ev.clamp_min(1.0).sqrt()  # covariance V diag(1/ev) V', sd <= 1
-            lvl.hyper_samples.copy_(self._metropolis(k, theta0, root, S, gen, (Xk, yk, nk, mprev)))
-            self._set_kernel_params(lvl, theta0)
-
-    def _metropolis(
-        self,
-        k: int,
-        theta0: Tensor,
-        root: Tensor,
-        S: int,
-        gen: torch.Generator,
-        rows: tuple[Tensor, Tensor, Tensor, Tensor | None],
-        burn: int = 200,
-        thin: int = 25,
-    ) -> Tensor:
-        """``S x P`` draws of level ``k``'s raw kernel parameters from their posterior by
-        random-walk Metropolis, started at the fitted values ``theta0``, with Gaussian steps
-        of covariance ``c^2 root root'`` (the Laplace approximation's), ``burn`` steps of
-        burn-in and every ``thin``-th state after it. The scale ``c`` starts at ``2.38 /
-        sqrt(P)`` (Roberts, Gelman & Gilks 1997) and is adapted during burn-in only, towards
-        30 % acceptance (a Robbins-Monro step), so that the chain can reach tails that the
-        Laplace approximation at the fitted values underestimates. Written by hand: GPyTorch
-        and BoTorch sample kernel hyperparameters (NUTS, through Pyro) only for their own
-        single-output models."""
-        P = theta0.numel()
-        log_scale = math.log(2.38 / math.sqrt(P))
-        try:
-            theta, energy = theta0, self._level_energy(k, theta0, *rows)
-        except (NotPSDError, RuntimeError, ValueError) as err:
-            log.info("level %d: no hyperparameter draws (%s); plug-in values", k, err)
-            return theta0.expand(S, P).clone()
-        kept, accepted = [], 0
-        for t in range(burn + thin * S):
-            z = torch.randn(P, generator=gen, dtype=theta0.dtype).to(theta0.device)
-            prop = theta + math.exp(log_scale) * (root @ z)
-            try:
-                e_prop = self._level_energy(k, prop, *rows)
-            except (NotPSDError, RuntimeError, ValueError):
-                e_prop = math.inf
-            u = float(torch.rand((), generator=gen, dtype=torch.float64))
-            accept = math.log(max(u, 1e-300)) < energy - e_prop
-            if accept:
-                theta, energy = prop, e_prop
-                accepted += 1
-            if t < burn:  # adapt the step size towards 30 % acceptance, then keep it fixed
-                log_scale += (float(accept) - 0.3) / (1.0 + t) ** 0.6
-            if t >= burn and (t - burn) % thin == thin - 1:
-                kept.append(theta)
-        log.debug(
-            "level %d: %d Metropolis hyperparameter draws, acceptance %.2f",
-            k,
-            S,
-            accepted / (burn + thin * S),
-        )
-        return torch.stack(kept)
+            draws = sample_level(
+                lvl.kernel, self._level_nlp(k, Xk, yk, nk, mprev), S, gen, name=f"level {k}"
+            )
+            lvl.hyper_samples.copy_(draws)
 
     def _level_nlp(
-        self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
-    ) -> Tensor:
+        self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> Callable[[], Tensor]:
         """Level ``k``'s negative log posterior (likelihood of its ``Xk`` rows plus log priors)
-        with its raw kernel parameters set to ``theta`` (which stay set)."""
+        at its current kernel parameters, as a callable for :mod:`mfgp.models.hyper_mcmc`."""
         lvl = self.levels_[str(k)]
-        self._set_kernel_params(lvl, theta)
-        r, A, _ = self._level_terms(k, Xk, yk, nk, mprev)
-        return r.shape[-1] * gaussian_nll(A, r) - _log_prior(lvl)
 
-    def _level_energy(
-        self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
-    ) -> float:
-        """Negative log posterior density of level ``k``'s raw kernel parameters at ``theta``:
-        the likelihood of its ``Xk`` rows, the log priors (on the constrained values) and the
-        log Jacobian of the constraint transforms (the density is over the raw values)."""
-        lvl = self.levels_[str(k)]
-        with torch.no_grad():
-            value = self._level_nlp(k, theta, Xk, yk, nk, mprev)
-        if not bool(torch.isfinite(value)):
-            return math.inf
-        log_jac = 0.0
-        for _, p, constraint in lvl.kernel.named_parameters_and_constraints():
-            if constraint is None:
-                continue
-            with torch.enable_grad():
-                raw = p.detach().clone().requires_grad_(True)
-                (g,) = torch.autograd.grad(constraint.transform(raw).sum(), raw)
-            log_jac += float(g.abs().log().sum())
-        return float(value) - log_jac
+        def nlp() -> Tensor:
+            r, A, _ = self._level_terms(k, Xk, yk, nk, mprev)
+            return r.shape[-1] * gaussian_nll(A, r) - _log_prior(lvl)
 
-    def _level_grad(
-        self, k: int, theta: Tensor, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
-    ) -> Tensor:
-        """Gradient of level ``k``'s negative log posterior (likelihood of its ``Xk`` rows plus
-        log priors) in its raw kernel parameters, evaluated at ``theta``."""
-        params = self._kernel_params(self.levels_[str(k)])
-        with torch.enable_grad():
-            loss = self._level_nlp(k, theta, Xk, yk, nk, mprev)
-            g = torch.autograd.grad(loss, params, allow_unused=True)
-        return torch.cat(
-            [
-                (gi if gi is not None else torch.zeros_like(p)).reshape(-1)
-                for gi, p in zip(g, params, strict=True)
-            ]
-        )
+        return nlp
 
     def _hyper_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
         """Copies of this model whose kernels hold the hyperparameter draws, with their
@@ -1182,7 +1059,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         shared = 0  # lowest levels without draws of their own
         for k in range(self.first_gp_level, self.n_fidelities_):
             lvl = self.levels_[str(k)]
-            if not bool((lvl.hyper_samples == self._kernel_theta(lvl)).all()):
+            if not bool((lvl.hyper_samples == flat_params(lvl.kernel)).all()):
                 break
             shared += 1
         prefix = self._cached_recursive_state()[:shared]
@@ -1190,7 +1067,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         for s_ in range(S):
             sh = copy.deepcopy(base)
             for k, lvl in sh.levels_.items():
-                self._set_kernel_params(lvl, self.levels_[k].hyper_samples[s_])
+                set_params(lvl.kernel, self.levels_[k].hyper_samples[s_])
             sh.eval()
             shadows.append((sh, sh._recursive_state(prefix)))
         return shadows
