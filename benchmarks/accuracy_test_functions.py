@@ -15,9 +15,11 @@ measured data: Matern-5/2 deltas, noise prior LogNormal(-4, 1)), ``ar1_sim``
 squared-exponential deltas and noise prior LogNormal(-12, 3), as the peers assume smooth
 noise-free levels, and a mixture over 32 posterior draws of the kernel hyperparameters per
 level), ``ar1_sim_plugin`` (the same with plug-in hyperparameters, ``hyperparameter_samples=0``:
-what the draws change), ``nargp`` (mfgp ``NARGP``), ``botorch_stmf`` (BoTorch
-``SingleTaskMultiFidelityGP``), ``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with
-the reason recorded when not installed).
+what the draws change), ``nargp`` (mfgp ``NARGP``), ``nargp_mix``
+(``NARGP(hyperparameter_samples=16)``: the mixture over 16 posterior draws of every level's
+kernel hyperparameters), ``botorch_stmf`` (BoTorch ``SingleTaskMultiFidelityGP``),
+``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with the reason recorded when not
+installed).
 
 Usage::
 
@@ -54,7 +56,7 @@ from mfgp.benchmarks.harness import parse_seeds
 from mfgp.benchmarks.peers import MFGPAdapter, Peer, get_peer
 
 OUT = Path(__file__).resolve().parent / "results"
-MFGP_MODELS = ("ar1", "ar1_sim", "ar1_sim_plugin", "nargp")
+MFGP_MODELS = ("ar1", "ar1_sim", "ar1_sim_plugin", "nargp", "nargp_mix")
 PEERS = ("botorch_stmf", "emukit_ar1", "emukit_nargp", "smt_mfk")
 ALL_MODELS = (*MFGP_MODELS, *PEERS)
 PROBLEM_ORDER = ("forrester", "nonlinear_pair", "currin", "park", "hartmann3", "branin", "borehole")
@@ -86,6 +88,10 @@ def make_model(name: str, quick: bool) -> Peer:
         from mfgp.models.nargp import NARGP
 
         return MFGPAdapter("nargp", lambda: NARGP(restarts=restarts))
+    if name == "nargp_mix":  # NARGP integrating over its kernel hyperparameters
+        from mfgp.models.nargp import NARGP
+
+        return MFGPAdapter("nargp_mix", lambda: NARGP(restarts=restarts, hyperparameter_samples=16))
     if name in ("emukit_ar1", "emukit_nargp"):
         return get_peer(name, restarts=restarts)
     return get_peer(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -150,6 +152,19 @@ def test_cuda(pair):
     assert pred.mean.is_cuda
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+def test_hyperparameter_samples_on_cuda(pair):
+    X, Y, Xt, _ = pair
+    preds = []
+    for device in ("cpu", "cuda"):
+        m = NARGP(hyperparameter_samples=3, **FAST).fit((X.to(device), Y.to(device)), seed=0)
+        assert m.levels_[1].hyper_samples.device.type == device
+        pred = m.predict(Xt[:10].to(device))
+        assert pred.mean.device.type == device
+        preds.append(pred.mean.cpu())
+    torch.testing.assert_close(preds[0], preds[1], rtol=1e-3, atol=1e-4)
+
+
 def test_loo_variance_rescales_bands_not_the_mean(pair):
     """``loo_variance`` calibrates each level's leave-one-out residuals to unit mean square and
     leaves each level's GP mean where the plain fit puts it (the Monte Carlo mean of the top
@@ -175,3 +190,66 @@ def test_loo_variance_rescales_bands_not_the_mean(pair):
             Ainv = torch.linalg.inv(A)
             alpha = Ainv @ (ytr - gp.mean_module.constant)
             assert float((alpha**2 / Ainv.diagonal()).mean()) == pytest.approx(1.0, rel=1e-3)
+
+
+@pytest.fixture(scope="module")
+def mixed(pair):
+    X, Y, _, _ = pair
+    return NARGP(hyperparameter_samples=4, **FAST).fit((X, Y), seed=0)
+
+
+@pytest.mark.parametrize("covariance", ["diag", "sample"])
+def test_hyperparameter_samples_mix_the_draws(tmp_path, pair, mixed, covariance):
+    """Known answer: with ``hyperparameter_samples`` the posterior is the moment-matched
+    mixture of plug-in models holding each draw, draw ``s`` with Monte Carlo seed
+    ``mc_seed + s`` (rebuilt here from plug-in copies)."""
+    _, _, Xt, _ = pair
+    mixed.save(tmp_path / "m")
+    model = load_model(tmp_path / "m", covariance=covariance)
+    Xq = Xt[:6]
+    post = model.posterior(Xq)
+    parts = []
+    for s in range(4):
+        cp = copy.deepcopy(model)
+        cp.config.update(hyperparameter_samples=0, mc_seed=s)  # plug-in, this draw's MC seed
+        with torch.no_grad():
+            for gp, ref in zip(cp.levels_, mixed.levels_, strict=True):
+                params = list(gp.covar_module.parameters())
+                sizes = [p.numel() for p in params]
+                for p, v in zip(params, torch.split(ref.hyper_samples[s], sizes), strict=True):
+                    p.copy_(v.view_as(p))
+        ps = cp.posterior(Xq)
+        parts.append((ps.mean.squeeze(-1), ps.distribution.covariance_matrix))
+    mean = sum(m for m, _ in parts) / 4
+    cov = sum(c + (m - mean).unsqueeze(-1) * (m - mean).unsqueeze(-2) for m, c in parts) / 4
+    got = post.distribution.covariance_matrix
+    torch.testing.assert_close(post.mean.squeeze(-1), mean, rtol=1e-9, atol=1e-12)
+    if covariance == "diag":
+        torch.testing.assert_close(got.diagonal(), cov.diagonal(), rtol=1e-9, atol=1e-12)
+    else:
+        torch.testing.assert_close(got, cov, rtol=1e-6, atol=1e-9)
+    # the draws spread around the fit and change the prediction
+    draws = mixed.levels_[1].hyper_samples
+    assert draws.shape[0] == 4 and bool((draws.std(0) > 0).any())
+    assert not torch.allclose(post.mean.squeeze(-1), parts[0][0])
+
+
+def test_hyperparameter_samples_reproducible_and_saved(tmp_path, pair, mixed):
+    X, Y, Xt, _ = pair
+    again = NARGP(hyperparameter_samples=4, **FAST).fit((X, Y), seed=0)
+    other = NARGP(hyperparameter_samples=4, **FAST).fit((X, Y), seed=1)
+    for a, b in zip(mixed.levels_, again.levels_, strict=True):
+        assert a.hyper_samples.equal(b.hyper_samples)
+    assert not mixed.levels_[1].hyper_samples.equal(other.levels_[1].hyper_samples)
+    mixed.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    a, b = mixed.predict(Xt[:20]), loaded.predict(Xt[:20])
+    assert a.mean.equal(b.mean) and a.variance.equal(b.variance)
+    # the fitted values stay in the model; the draws live in copies
+    plain = NARGP(**FAST).fit((X, Y), seed=0)
+    for gp, ref in zip(mixed.levels_, plain.levels_, strict=True):
+        for p, q in zip(gp.parameters(), ref.parameters(), strict=True):
+            assert p.equal(q)
+    for bad in (1, -1):
+        with pytest.raises(InputDataError, match="hyperparameter_samples"):
+            NARGP(hyperparameter_samples=bad)
