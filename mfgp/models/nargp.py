@@ -123,10 +123,10 @@ class NARGP(ScaleUpModel):
             variance ``E_s[v_s + (m_s - m)^2]``. Costs ``200 + 25 S`` likelihood evaluations
             per level at fit time and ``S`` plug-in predictions per call. 0 (default): plug-in.
             On the test functions (5 seeds, ``S = 16``) it improved NLPD on all 7 and NRMSE on
-            5 (the nonlinear pair 0.140 -> 0.103; worse on Currin and Hartmann-3), but the
-            moment-matched bands of the heavy-tailed mixture covered 0.999-1.00 on 4 of 7
-            (``benchmarks/results/accuracy_test_functions.md``, column ``nargp_mix``), so it
-            is not the default.
+            5 (the nonlinear pair 0.140 -> 0.103; worse on Currin and Hartmann-3), but its
+            bands covered 0.999-1.00 on 4 of 7 (the draws spread widely; the mixture's own
+            quantiles cover the same), see ``benchmarks/results/accuracy_test_functions.md``,
+            column ``nargp_mix``; so it is not the default.
 
     Example:
         >>> import torch
