@@ -1,0 +1,70 @@
+"""Tests of the accuracy benchmark on the multi-fidelity test functions: its metrics, files,
+goals table and merge of partial runs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from mfgp.benchmarks.functions import make_problem
+
+from .conftest import load_benchmark_script
+
+
+@pytest.fixture(scope="module")
+def acc():
+    return load_benchmark_script("accuracy_test_functions")
+
+
+class _Known:
+    """An adapter that predicts given moments, for known-answer metrics."""
+
+    def __init__(self, mean, var):
+        self.mean, self.var = mean, var
+
+    def fit_predict(self, X, Y, Xt, *, seed):
+        return self.mean, self.var
+
+
+def test_evaluate_known_answers(acc) -> None:
+    y = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64).unsqueeze(-1)
+    mean = y.squeeze(-1) + torch.tensor([0.0, 0.0, 0.0, 10.0], dtype=torch.float64)
+    res = acc.evaluate(_Known(mean, torch.ones(4, dtype=torch.float64)), None, None, None, y, 0)
+    assert res["status"] == "ok"
+    assert res["coverage95"] == pytest.approx(0.75)  # 3 of 4 within 1.96 sd
+    assert res["nrmse"] == pytest.approx(5.0 / y.std(unbiased=False).item())  # RMSE 5 / sd(y)
+    assert res["fit_predict_s"] >= 0
+
+
+def test_every_mfgp_model_fits_a_tiny_problem(acc) -> None:
+    X, Y, Xt, Yt = make_problem("forrester", (12, 5), seed=0, n_test=30)
+    for name in acc.MFGP_MODELS:
+        model = acc.make_model(name, quick=True)
+        res = acc.evaluate(model, X, Y, Xt, Yt, 0)
+        assert res["status"] == "ok" and 0.0 <= res["coverage95"] <= 1.0, name
+
+
+def test_run_goals_and_merge(acc, tmp_path) -> None:
+    """A quick run writes the three files with a goals table; merging two partial runs keeps
+    each (problem, seed, model) once, the first folder winning."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--quick", "--n-test", "40", "--problems", "forrester"]
+    assert acc.main([*args, "--models", "ar1_sim_plugin", "--out", str(a)]) == 0
+    assert acc.main([*args, "--models", "ar1_sim_plugin,nargp", "--out", str(b)]) == 0
+    data = json.loads((a / "accuracy_test_functions.json").read_text())
+    goals = {(g["goal"], g["problem"]): g["met"] for g in data["goals"]}
+    assert ("ar1_sim_plugin 95% coverage in [0.90, 0.98]", "forrester") in goals
+    assert (a / "accuracy_test_functions.md").read_text().startswith("# Accuracy")
+    rows_a = pd.read_csv(a / "accuracy_test_functions.csv")
+    rows_a.loc[:, "nrmse"] = 123.0  # mark the first folder's rows
+    rows_a.to_csv(a / "accuracy_test_functions.csv", index=False)
+    out = tmp_path / "merged"
+    assert acc.main(["--merge", f"{a},{b}", "--out", str(out)]) == 0
+    merged = pd.read_csv(out / "accuracy_test_functions.csv")
+    assert sorted(merged.model) == ["ar1_sim_plugin", "nargp"]
+    assert merged.set_index("model").loc["ar1_sim_plugin", "nrmse"] == 123.0
+    with pytest.raises(SystemExit):
+        acc.main(["--models", "no_such_model", "--out", str(tmp_path / "c")])
