@@ -1219,23 +1219,24 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         """Latent mean ``batch x n`` and covariance ``batch x n x n``, standardised units."""
         if self.config["mode"] == "joint" or self._cond:
             return self._joint_latent(X)
-        mean, cov = self._recursive_latent(X, self._cached_recursive_state())
-        assert cov is not None
         shadows = self._hyper_shadows()
-        if shadows:  # equal-weight mixture over the hyperparameter draws, moment-matched
-            means, covs = [], []
-            for sh, st in shadows:
-                ms, cs = sh._recursive_latent(X, st)
-                assert cs is not None
-                means.append(ms)
-                covs.append(cs)
-            mean = torch.stack(means).mean(0)
-            cov = torch.zeros_like(cov)
-            for ms, cs in zip(means, covs, strict=True):
-                dm = ms - mean
-                cov = cov + cs + dm.unsqueeze(-1) * dm.unsqueeze(-2)
-            cov = cov / len(shadows)
-        return mean, cov
+        if not shadows:
+            mean, cov = self._recursive_latent(X, self._cached_recursive_state())
+            assert cov is not None
+            return mean, cov
+        # equal-weight mixture over the hyperparameter draws, moment-matched
+        means, covs = [], []
+        for sh, st in shadows:
+            ms, cs = sh._recursive_latent(X, st)
+            assert cs is not None
+            means.append(ms)
+            covs.append(cs)
+        mean = torch.stack(means).mean(0)
+        cov = torch.zeros_like(covs[0])
+        for ms, cs in zip(means, covs, strict=True):
+            dm = ms - mean
+            cov = cov + cs + dm.unsqueeze(-1) * dm.unsqueeze(-2)
+        return mean, cov / len(shadows)
 
     def _state_tensors(self, cond: bool = True) -> list[Tensor]:
         """Every tensor a cached posterior state depends on (``cond=False``: leaving out the
