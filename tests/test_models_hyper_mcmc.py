@@ -108,3 +108,17 @@ def test_sample_level_restores_values_and_falls_back_to_plug_in():
     assert plug.equal(theta0.expand(3, 4))
     assert hyper_mcmc.flat_params(kern).equal(theta0)
     assert hyper_mcmc.sample_level(torch.nn.Module(), nlp, 3, gen).shape == (3, 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mixture_moments_known_answer(dtype):
+    """Two equal-weight Gaussians: the mean of the means, and the law of total variance."""
+    m1, m2 = torch.tensor([1.0, 2.0], dtype=dtype), torch.tensor([3.0, 2.0], dtype=dtype)
+    c1 = torch.tensor([[0.5, 0.1], [0.1, 1.0]], dtype=dtype)
+    c2 = torch.tensor([[1.5, 0.0], [0.0, 1.0]], dtype=dtype)
+    mean, cov = hyper_mcmc.mixture_moments([(m1, c1), (m2, c2)])
+    torch.testing.assert_close(mean, torch.tensor([2.0, 2.0], dtype=dtype))
+    expected = torch.tensor([[2.0, 0.05], [0.05, 1.0]], dtype=dtype)  # E[C] + Cov of the means
+    torch.testing.assert_close(cov, expected)
+    _, var = hyper_mcmc.mixture_moments([(m1, c1.diagonal()), (m2, c2.diagonal())], full=False)
+    torch.testing.assert_close(var, expected.diagonal())

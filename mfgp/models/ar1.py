@@ -96,7 +96,7 @@ from torch import Tensor, nn
 from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError, NumericalWarning
 from mfgp.models.base import Z95, Prediction, ScaleUpModel, register_model
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
-from mfgp.models.hyper_mcmc import flat_params, sample_level, set_params
+from mfgp.models.hyper_mcmc import flat_params, mixture_moments, sample_level, set_params
 from mfgp.models.single_gp import matern52_kernel
 
 __all__ = ["AR1MultiFidelityGP"]
@@ -1225,18 +1225,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             assert cov is not None
             return mean, cov
         # equal-weight mixture over the hyperparameter draws, moment-matched
-        means, covs = [], []
-        for sh, st in shadows:
-            ms, cs = sh._recursive_latent(X, st)
-            assert cs is not None
-            means.append(ms)
-            covs.append(cs)
-        mean = torch.stack(means).mean(0)
-        cov = torch.zeros_like(covs[0])
-        for ms, cs in zip(means, covs, strict=True):
-            dm = ms - mean
-            cov = cov + cs + dm.unsqueeze(-1) * dm.unsqueeze(-2)
-        return mean, cov / len(shadows)
+        return mixture_moments([sh._recursive_latent(X, st) for sh, st in shadows])
 
     def _state_tensors(self, cond: bool = True) -> list[Tensor]:
         """Every tensor a cached posterior state depends on (``cond=False``: leaving out the

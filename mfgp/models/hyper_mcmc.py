@@ -18,13 +18,21 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from linear_operator.utils.errors import NotPSDError
 from torch import Tensor, nn
 
-__all__ = ["energy", "flat_params", "laplace_root", "metropolis", "sample_level", "set_params"]
+__all__ = [
+    "energy",
+    "flat_params",
+    "laplace_root",
+    "metropolis",
+    "mixture_moments",
+    "sample_level",
+    "set_params",
+]
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +185,17 @@ def sample_level(
         set_params(module, theta0)
     log.debug("%s: %d Metropolis hyperparameter draws, acceptance %.2f", name, S, rate)
     return draws
+
+
+def mixture_moments(
+    parts: Sequence[tuple[Tensor, Tensor]], *, full: bool = True
+) -> tuple[Tensor, Tensor]:
+    """Mean and covariance (``full``) or variance of the equal-weight mixture of the Gaussians
+    ``parts = [(mean_s, cov_s), ...]`` (the posteriors of the hyperparameter draws):
+    ``m = E_s[m_s]`` and ``E_s[C_s + (m_s - m)(m_s - m)']``."""
+    mean = torch.stack([m for m, _ in parts]).mean(0)
+    second = torch.zeros_like(parts[0][1])
+    for m, c in parts:
+        dm = m - mean
+        second = second + c + (dm.unsqueeze(-1) * dm.unsqueeze(-2) if full else dm.pow(2))
+    return mean, second / len(parts)

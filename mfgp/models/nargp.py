@@ -58,7 +58,7 @@ from torch import Tensor
 from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
 from mfgp.models.base import ScaleUpModel, gaussian_posterior, register_model
 from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale, solve_lower
-from mfgp.models.hyper_mcmc import sample_level, set_params
+from mfgp.models.hyper_mcmc import mixture_moments, sample_level, set_params
 
 __all__ = ["NARGP"]
 
@@ -404,12 +404,7 @@ class NARGP(ScaleUpModel):
         if not draws:
             return self._propagate_levels(self.levels_, x, levels, full, 0)
         parts = [self._propagate_levels(g, x, levels, full, s) for s, g in enumerate(draws)]
-        mean = torch.stack([m for m, _ in parts]).mean(0)
-        second = torch.zeros_like(parts[0][1])
-        for m, c in parts:
-            dm = m - mean
-            second = second + c + (dm.unsqueeze(-1) * dm.unsqueeze(-2) if full else dm.pow(2))
-        return mean, second / len(parts)
+        return mixture_moments(parts, full=full)
 
     def _propagate_levels(
         self, gps: torch.nn.ModuleList, x: Tensor, levels: Tensor, full: bool, offset: int
