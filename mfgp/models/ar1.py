@@ -1252,18 +1252,12 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         """``build()``, kept in ``self.__dict__[name]`` until a parameter, buffer, the training
         data or (with ``cond``) a conditioned observation change (keyed on the tensors' ids and
         in-place version counters)."""
-        tensors = self._state_tensors(cond)
-        key = tuple((id(t), t._version) for t in tensors)
-        cache = self.__dict__.get(name)
-        if cache is None or cache[0] != key:
-            with torch.no_grad():
-                self._seed_cache(name, build(), cond=cond)
-        return self.__dict__[name][1]
+        with torch.no_grad():
+            return self._cache_lookup(name, self._state_tensors(cond), build)
 
     def _seed_cache(self, name: str, value: Any, *, cond: bool = True) -> None:
         """Store ``value`` as :meth:`_cached`'s entry ``name`` for the current tensors."""
-        tensors = self._state_tensors(cond)  # held, so that their ids are not reused
-        self.__dict__[name] = (tuple((id(t), t._version) for t in tensors), value, tensors)
+        self._cache_store(name, self._state_tensors(cond), value)
 
     def _cached_joint_base(self) -> dict[str, Tensor]:
         """:meth:`_joint_base`, cached (it does not depend on conditioned observations)."""

@@ -381,8 +381,27 @@ class ScaleUpModel(Model, ABC):
                 setattr(self, name, t.to(*args, **kwargs))
         return self
 
+    def _cache_lookup(self, name: str, tensors: list[Tensor], build: Callable[[], Any]) -> Any:
+        """``build()``, kept in ``self.__dict__[name]`` until one of ``tensors`` changes (keyed
+        on their ids and in-place version counters), for posterior states that an acquisition
+        optimiser would otherwise rebuild on every call."""
+        cache = self.__dict__.get(name)
+        if cache is None or cache[0] != _tensor_key(tensors):
+            self._cache_store(name, tensors, build())
+        return self.__dict__[name][1]
+
+    def _cache_store(self, name: str, tensors: list[Tensor], value: Any) -> None:
+        """Store ``value`` as :meth:`_cache_lookup`'s entry ``name`` for ``tensors`` (held, so
+        that their ids are not reused)."""
+        self.__dict__[name] = (_tensor_key(tensors), value, list(tensors))
+
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+def _tensor_key(tensors: list[Tensor]) -> tuple[tuple[int, int], ...]:
+    """Ids and in-place version counters of ``tensors``: changes when one is replaced or edited."""
+    return tuple((id(t), t._version) for t in tensors)
 
 
 def load_model(

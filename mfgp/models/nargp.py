@@ -284,10 +284,8 @@ class NARGP(ScaleUpModel):
         S = int(self.config.get("hyperparameter_samples", 0))
         if not S or self.training or not getattr(self, "fitted_", False):
             return []
-        tensors = [*self.parameters(), *self.buffers()]
-        key = tuple((id(t), t._version) for t in tensors)
-        cache = self.__dict__.get("_draw_cache")
-        if cache is None or cache[0] != key:
+
+        def build() -> list[torch.nn.ModuleList]:
             copies = []
             for s_ in range(S):
                 levels = copy.deepcopy(self.levels_)
@@ -295,8 +293,9 @@ class NARGP(ScaleUpModel):
                     set_params(gp.covar_module, gp.hyper_samples[s_])
                 levels.eval()
                 copies.append(levels)
-            self.__dict__["_draw_cache"] = (key, copies, tensors)
-        return self.__dict__["_draw_cache"][1]
+            return copies
+
+        return self._cache_lookup("_draw_cache", [*self.parameters(), *self.buffers()], build)
 
     def _set_level_inputs(self, k: int) -> None:
         """Replace level ``k``'s f column by level ``k - 1``'s posterior mean at its inputs."""
