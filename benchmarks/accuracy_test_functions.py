@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -98,12 +99,11 @@ def make_model(name: str, quick: bool) -> Peer:
 
 
 def machine_info() -> dict[str, Any]:
+    """The machine (threads and load are per run: :func:`new_run`)."""
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -212,12 +212,18 @@ def goals(summary: pd.DataFrame, problems: list[str]) -> list[dict[str, Any]]:
 def markdown(
     summary: pd.DataFrame, rows: pd.DataFrame, meta: dict[str, Any], goal_rows: list[dict[str, Any]]
 ) -> str:
+    runs = meta.get("runs") or _folder_runs(meta)
     lines = [
         "# Accuracy on multi-fidelity test functions",
         "",
         f"Date: {meta['date']}. Machine: {meta['machine']['platform']}, "
-        f"{meta['machine']['cpu_count']} CPU cores (shared), torch threads "
-        f"{meta['machine']['torch_threads']}. Command: `{meta['command']}`.",
+        f"{meta['machine']['cpu_count']} CPU cores (shared). "
+        + (
+            f"Command: `{meta['command']}` (torch threads {runs[0]['torch_threads']})."
+            if len(runs) == 1 and runs[0]["command"] == meta["command"]
+            else f'Merged from the {len(runs)} runs listed under "Runs" (the CSV\'s `run` '
+            f"column names the run of every row): `{meta['command']}`."
+        ),
         f"Versions: {', '.join(f'{k} {v}' for k, v in {**meta['versions'], **meta['peer_versions']}.items())}.",  # noqa: E501
         "",
         f"Median over seeds {meta['seeds']} of NRMSE (RMSE / std of the {meta['n_test']} "
@@ -266,6 +272,20 @@ def markdown(
             f"| {g['goal']} | {g['problem']} | {g['met']} | {g['detail']} |" for g in goal_rows
         ]
         lines.append("")
+    if len(runs) > 1 or runs[0]["command"] != meta["command"]:
+        counts = rows["run"].value_counts() if "run" in rows else pd.Series(dtype=int)
+        lines += [
+            "## Runs",
+            "",
+            "| run | date | mfgp revision | torch threads | rows | command |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['id']} | {r['date']} | {r.get('revision', '-')} | {r.get('torch_threads', '-')} "
+            f"| {int(counts.get(r['id'], 0))} | `{r['command']}` |"
+            for r in runs
+        ]
+        lines.append("")
     bad = rows[rows.status != "ok"]
     if not bad.empty:
         lines += ["## Skipped or failed runs", ""]
@@ -301,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.merge:
-        return merge([Path(p) for p in args.merge.split(",")], args.out)
+        return merge([Path(p) for p in args.merge.split(",")], args.out, argv)
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -319,10 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown models {unknown}; choose from {', '.join(ALL_MODELS)}")
 
+    run = new_run(this_command(argv))
     meta = {
         "script": "benchmarks/accuracy_test_functions.py",
-        "command": "python " + " ".join(["benchmarks/accuracy_test_functions.py", *sys.argv[1:]]),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": run["command"],
+        "date": run["date"],
         "machine": machine_info(),
         "versions": io.versions(),
         "peer_versions": peer_versions(),
@@ -331,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "sizes": {p: list(DEFAULT_SIZES[p]) for p in problems},
         "design": "nested scrambled Sobol prefixes (make_problem, noise-free); test points: LHS",
+        "runs": [run],
     }
     adapters: dict[str, Peer | str] = {}
     for m in models:
@@ -354,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                     "n_per_level": "/".join(map(str, sizes)),
                     "seed": seed,
                     "model": m,
+                    "run": run["id"],
                 }
                 adapter = adapters[m]
                 if isinstance(adapter, str):
@@ -383,18 +406,77 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def merge(folders: list[Path], out: Path) -> int:
-    """Combine the CSV/JSON of partial runs into one set of results (nothing is refitted)."""
-    metas = [json.loads((f / "accuracy_test_functions.json").read_text())["meta"] for f in folders]
-    rows = pd.concat([pd.read_csv(f / "accuracy_test_functions.csv") for f in folders])
+def this_command(argv: list[str] | None) -> str:
+    """The command line of this run (``argv`` as passed to :func:`main`, else the process's)."""
+    args = sys.argv[1:] if argv is None else argv
+    return "python " + " ".join(["benchmarks/accuracy_test_functions.py", *args])
+
+
+def new_run(command: str) -> dict[str, Any]:
+    """Provenance of one benchmark process: an id that its rows carry in the ``run`` column,
+    the command, start time, git revision of mfgp, torch threads and load average."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return {
+        "id": f"{now:%Y%m%dT%H%M%S.%f}"[:-3] + f"-{os.getpid()}",
+        "command": command,
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "revision": io.source_revision(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _folder_runs(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs of a results folder; a folder written before rows named their run (no
+    ``runs`` in its metadata) counts as one run described by its metadata."""
+    if meta.get("runs"):
+        return list(meta["runs"])
+    return [
+        {
+            "id": "unrecorded-"
+            + meta["date"].replace(" UTC", "").replace(" ", "T")
+            + "-"
+            + hashlib.sha1(meta["command"].encode()).hexdigest()[:6],
+            "command": meta["command"],
+            "date": meta["date"],
+            "revision": "not recorded",
+            "torch_threads": meta["machine"].get("torch_threads"),
+            "load_average_at_start": meta["machine"].get("load_average_at_start"),
+        }
+    ]
+
+
+def merge(folders: list[Path], out: Path, argv: list[str] | None = None) -> int:
+    """Combine the CSV/JSON of partial runs into one set of results (nothing is refitted).
+
+    A (problem, seed, model) present in several folders is taken from the first. Every row
+    keeps the id of the run that computed it (``run`` column), and the metadata lists exactly
+    the runs that contributed rows, so each figure can be traced to its command."""
+    metas, frames, runs = [], [], {}
+    for f in folders:
+        meta_f = json.loads((f / "accuracy_test_functions.json").read_text())["meta"]
+        frame = pd.read_csv(f / "accuracy_test_functions.csv")
+        folder_runs = _folder_runs(meta_f)
+        if "run" not in frame:
+            frame["run"] = folder_runs[0]["id"]
+        for r in folder_runs:
+            runs.setdefault(r["id"], r)
+        metas.append(meta_f)
+        frames.append(frame)
+    rows = pd.concat(frames)
     rows = rows.drop_duplicates(["problem", "seed", "model"], keep="first")
     rows = rows.sort_values(["problem", "seed"], kind="stable")
     meta = dict(metas[0])
-    meta["command"] = " ; ".join(m["command"] for m in metas) + " (run in parallel, merged)"
+    merged = new_run(this_command(argv))
+    meta["command"], meta["date"] = merged["command"], merged["date"]
+    used = [runs[i] for i in dict.fromkeys(rows["run"])]
+    meta["runs"] = sorted(used, key=lambda r: (r["date"], r["id"]))
     meta["sizes"] = {k: v for m in metas for k, v in m["sizes"].items()}
-    meta["machine"]["load_average_at_start"] = [
-        m["machine"]["load_average_at_start"] for m in metas
-    ]
+    meta["machine"] = {
+        k: v
+        for k, v in meta["machine"].items()
+        if k not in ("torch_threads", "load_average_at_start")
+    }
     problems = [p for p in PROBLEM_ORDER if p in set(rows.problem)]
     write(out, rows.to_dict(orient="records"), meta, problems)
     return 0

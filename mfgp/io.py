@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "check_not_input",
+    "source_revision",
     "versions",
 ]
 
@@ -94,8 +96,33 @@ def check_not_input(outputs: Iterable[str | Path], inputs: Iterable[str | Path])
                 )
 
 
+def source_revision(root: str | Path | None = None) -> str:
+    """The git commit of the mfgp source in use (short hash, with ``-dirty`` when tracked files
+    differ from it), or ``"unknown"`` outside a git checkout (e.g. an installed wheel).
+
+    Results files record it, so that every figure can be traced to the code that made it.
+    ``root``: the source tree to ask (default: the one this module was imported from).
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():  # not a source checkout (an installed copy)
+        return "unknown"
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{rev}-dirty" if dirty else rev
+
+
 def versions() -> dict[str, str]:
-    """Versions of mfgp and its numerical stack, for results files."""
+    """Versions of mfgp (with its git revision, :func:`source_revision`) and its numerical
+    stack, for results files."""
     import botorch
     import gpytorch
 
@@ -103,6 +130,7 @@ def versions() -> dict[str, str]:
 
     return {
         "mfgp": mfgp.__version__,
+        "mfgp_revision": source_revision(),
         "torch": torch.__version__,
         "gpytorch": gpytorch.__version__,
         "botorch": botorch.__version__,

@@ -66,5 +66,32 @@ def test_run_goals_and_merge(acc, tmp_path) -> None:
     merged = pd.read_csv(out / "accuracy_test_functions.csv")
     assert sorted(merged.model) == ["ar1_sim_plugin", "nargp"]
     assert merged.set_index("model").loc["ar1_sim_plugin", "nrmse"] == 123.0
+    # provenance: every row names the run that computed it; the metadata lists those runs
+    run_a = json.loads((a / "accuracy_test_functions.json").read_text())["meta"]["runs"][0]
+    run_b = json.loads((b / "accuracy_test_functions.json").read_text())["meta"]["runs"][0]
+    assert run_a["id"] != run_b["id"] and "--models ar1_sim_plugin --out" in run_a["command"]
+    assert dict(zip(merged.model, merged.run, strict=True)) == {
+        "ar1_sim_plugin": run_a["id"],
+        "nargp": run_b["id"],
+    }
+    meta = json.loads((out / "accuracy_test_functions.json").read_text())["meta"]
+    assert [r["id"] for r in meta["runs"]] == [run_a["id"], run_b["id"]]
+    assert "--merge" in meta["command"]
+    md = (out / "accuracy_test_functions.md").read_text()
+    assert "## Runs" in md and run_b["command"] in md
+    # a folder from before rows named their run counts as one run; runs without rows are dropped
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    rows_b = pd.read_csv(b / "accuracy_test_functions.csv").drop(columns="run")
+    rows_b.to_csv(legacy / "accuracy_test_functions.csv", index=False)
+    blob = json.loads((b / "accuracy_test_functions.json").read_text())
+    del blob["meta"]["runs"]
+    blob["meta"]["machine"].update(torch_threads=1, load_average_at_start=[0.1, 0.2, 0.3])
+    (legacy / "accuracy_test_functions.json").write_text(json.dumps(blob))
+    out2 = tmp_path / "merged2"
+    assert acc.main(["--merge", f"{legacy},{a}", "--out", str(out2)]) == 0
+    runs2 = json.loads((out2 / "accuracy_test_functions.json").read_text())["meta"]["runs"]
+    assert len(runs2) == 1 and runs2[0]["id"].startswith("unrecorded-")
+    assert set(pd.read_csv(out2 / "accuracy_test_functions.csv").run) == {runs2[0]["id"]}
     with pytest.raises(SystemExit):
         acc.main(["--models", "no_such_model", "--out", str(tmp_path / "c")])

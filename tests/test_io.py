@@ -1,9 +1,10 @@
-"""Atomic writes and the never-overwrite-the-input guard."""
+"""Atomic writes, the never-overwrite-the-input guard and version stamps."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pandas as pd
 import pytest
@@ -51,4 +52,23 @@ def test_check_not_input(tmp_path):
 
 def test_versions():
     v = io.versions()
-    assert {"mfgp", "torch", "gpytorch", "botorch", "python"} <= set(v)
+    assert {"mfgp", "mfgp_revision", "torch", "gpytorch", "botorch", "python"} <= set(v)
+
+
+def test_source_revision(tmp_path):
+    assert io.source_revision(tmp_path) == "unknown"  # no source tree
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    assert io.source_revision(tmp_path) == "unknown"  # a source tree, not a git checkout
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "pyproject.toml"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "c"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert io.source_revision(tmp_path) == head
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert io.source_revision(tmp_path) == head + "-dirty"
+    (tmp_path / "untracked.txt").write_text("new")  # untracked files do not count
+    subprocess.run([*git, "commit", "-q", "-am", "d"], check=True)
+    assert not io.source_revision(tmp_path).endswith("-dirty")
