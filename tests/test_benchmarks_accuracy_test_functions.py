@@ -95,3 +95,38 @@ def test_run_goals_and_merge(acc, tmp_path) -> None:
     assert set(pd.read_csv(out2 / "accuracy_test_functions.csv").run) == {runs2[0]["id"]}
     with pytest.raises(SystemExit):
         acc.main(["--models", "no_such_model", "--out", str(tmp_path / "c")])
+
+
+def test_goal_details_say_how_settled_the_verdict_is(acc) -> None:
+    """NRMSE goals count the seeds on which ours was lower; coverage goals give the range."""
+    rows = pd.DataFrame(
+        [
+            {
+                "problem": "park",
+                "seed": s,
+                "model": m,
+                "status": "ok",
+                "nrmse": v,
+                "nlpd": 0.0,
+                "coverage95": c,
+                "fit_predict_s": 1.0,
+            }
+            for s, m, v, c in [
+                (0, "ar1_sim", 1.0, 0.90),
+                (1, "ar1_sim", 3.0, 0.96),
+                (2, "ar1_sim", 5.0, 0.99),
+                (0, "smt_mfk", 2.0, 0.5),
+                (1, "smt_mfk", 2.5, 0.5),
+                (2, "smt_mfk", 4.0, 0.5),
+            ]
+        ]
+    )
+    summary = acc.summarise(rows)
+    got = {g["goal"]: g for g in acc.goals(summary, ["park"], rows)}
+    nrmse = got["ar1_sim NRMSE <= best peer (linear problem)"]
+    assert nrmse["met"] == "no"  # median 3.0 vs 2.5
+    assert nrmse["detail"].endswith("lower on 1 of 3 seeds")
+    cov = got["ar1_sim 95% coverage in [0.90, 0.98]"]
+    assert cov["met"] == "yes" and cov["detail"] == "0.960 (seeds 0.900-0.990)"
+    plain = {g["goal"]: g for g in acc.goals(summary, ["park"])}  # without rows: no context
+    assert plain["ar1_sim 95% coverage in [0.90, 0.98]"]["detail"] == "0.960"
