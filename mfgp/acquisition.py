@@ -1226,6 +1226,7 @@ def run_suggest(
             "q": q,
             "seed": seed,
             "model": model_name,
+            "model_options": options,
             "target": data.target,
             "data": data.source,
             "space": space.to_dict(),

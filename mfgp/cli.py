@@ -14,14 +14,66 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from mfgp.exceptions import MFGPError
+from mfgp.exceptions import InputDataError, MFGPError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 needs the tomli backport (pip install tomli)
+    import tomli as tomllib
 
 __all__ = ["build_parser", "main"]
 
 
 def _csv_list(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _option_value(text: str) -> Any:
+    """A ``--model-option`` value: a TOML literal (``16``, ``0.5``, ``true``, ``"x"``,
+    ``[0, 1]``), ``none`` for None, else the text itself (``linear``)."""
+    raw = text.strip()
+    if raw.lower() in ("none", "null"):
+        return None
+    if raw in ("True", "False"):
+        return raw == "True"
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _model_option(text: str) -> tuple[str, str, Any]:
+    """``[MODEL.]KEY=VALUE`` -> (model or ``"*"``, key, value)."""
+    key, sep, raw = text.partition("=")
+    model, _, name = key.strip().rpartition(".")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected [MODEL.]KEY=VALUE, e.g. ar1.hyperparameter_samples=16, got {text!r}"
+        )
+    return (model.strip() or "*", name.strip(), _option_value(raw))
+
+
+def _options_by_model(items: Sequence[tuple[str, str, Any]] | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for model, key, value in items or []:
+        out.setdefault(model, {})[key] = value
+    return out
+
+
+def _add_model_option(p: argparse.ArgumentParser, *, prefixed: bool) -> None:
+    what = "[MODEL.]KEY=VALUE" if prefixed else "KEY=VALUE"
+    p.add_argument(
+        "--model-option",
+        action="append",
+        type=_model_option,
+        metavar=what,
+        help="a constructor option of the model (repeatable), e.g. hyperparameter_samples=16, "
+        "rho=linear, log_transform=true, trend_uncertainty=none (values are TOML literals or "
+        "plain words); an unknown KEY is an error that lists the model's options"
+        + ("; without MODEL. it applies to every model run" if prefixed else ""),
+    )
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +104,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suggest-q", type=int, default=3, help="runs to propose (default 3)")
     p.add_argument("--suggest-goal", default="learn", choices=("learn", "optimise"))
     p.add_argument("--target-volume", type=float, help="production volume for --suggest-costs")
+    _add_model_option(p, prefixed=True)
     p.set_defaults(func=_cmd_run)
 
 
@@ -62,6 +115,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.data,
         target=args.target,
         models=args.model,
+        model_options=_options_by_model(args.model_option),
         holdout_largest=args.holdout_largest,
         device=args.device,
         out=args.out,
@@ -184,6 +238,7 @@ def _add_suggest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scales", help="volume of each named option in litres: lab=2,pilot=200")
     p.add_argument("--config", help="TOML file: bounds, fixed values, options, constraints")
     p.add_argument("--model", help="model name (default ar1)")
+    _add_model_option(p, prefixed=False)
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--candidates", type=int, help="candidate points per option (default 512)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -192,6 +247,17 @@ def _add_suggest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
     p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
     p.set_defaults(func=_cmd_suggest)
+
+
+def _suggest_options(items: Sequence[tuple[str, str, Any]] | None) -> dict[str, Any]:
+    by_model = _options_by_model(items)
+    named = sorted(set(by_model) - {"*"})
+    if named:
+        raise InputDataError(
+            f"mfgp suggest fits one model: write its options as KEY=VALUE, without the model "
+            f"name (got options for {named})"
+        )
+    return by_model.get("*", {})
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
@@ -207,6 +273,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         scales=args.scales,
         config=args.config,
         model=args.model,
+        model_options=_suggest_options(args.model_option),
         seed=args.seed,
         n_candidates=args.candidates,
         out=args.out,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,36 @@ def resolve_model_names(spec: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def resolve_model_options(
+    names: Sequence[str], model_options: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """Constructor options of each model in ``names`` from ``model_options`` (per model name,
+    ``"*"`` for every model; see :func:`run`), checked: an entry for a model that is not run,
+    or an option a model does not have, raises :class:`~mfgp.exceptions.InputDataError`.
+
+    >>> resolve_model_options(["gp"], {"*": {"restarts": 1}})
+    {'gp': {'restarts': 1}}
+    """
+    given = {str(k): dict(v) for k, v in (model_options or {}).items()}
+    stray = sorted(set(given) - set(names) - {"*"})
+    if stray:
+        raise InputDataError(
+            f"model options for {stray}, which are not among the models run ({list(names)})"
+        )
+    out = {n: {**given.get("*", {}), **given.get(n, {})} for n in names}
+    for name, opts in out.items():
+        try:
+            get_model(name, **opts)  # the constructor's checks: unknown options, bad values
+        except InputDataError as err:
+            if not given.get("*"):
+                raise
+            raise InputDataError(
+                f"{err} (options without a model name apply to every model run; "
+                f"write {name}.KEY=VALUE for one model's option)"
+            ) from None
+    return out
+
+
 def run(
     data: ScaleUpData | str | Path,
     *,
@@ -83,6 +113,7 @@ def run(
     data_options: dict[str, Any] | None = None,
     report: bool = True,
     suggest: dict[str, Any] | None = None,
+    model_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RunResult:
     """Fit ``models`` on all but the ``holdout_largest`` largest measured volumes, predict those,
     and write ``metrics.json``, ``predictions.csv`` and ``models/<name>/`` into ``out``.
@@ -104,6 +135,10 @@ def run(
             ``"lab=1,pilot=20"``), ``goal`` (default ``"learn"``), ``q`` (default 3),
             ``target_volume_L`` (default: the largest held-out volume), ``scales``.
             Written to ``suggestions.csv`` and the report.
+        model_options: constructor options per model name, e.g.
+            ``{"ar1": {"hyperparameter_samples": 16}}``; the key ``"*"`` gives options for every
+            model (a model's own entry wins). An option a model does not have raises
+            :class:`~mfgp.exceptions.InputDataError`. Recorded in ``metrics.json``.
 
     Returns:
         A :class:`RunResult`.
@@ -119,6 +154,7 @@ def run(
     elif device is not None:
         data = data.to(device)
     names = resolve_model_names(models)
+    options = resolve_model_options(names, model_options)
     train, test = data.holdout_largest(holdout_largest)
     log.info(
         "training on %d rows (top-level volumes %s L), holding out %d rows at %s L",
@@ -130,7 +166,7 @@ def run(
     y_test = test.Y.squeeze(-1)
     tables, pred_frames, per_model, fitted = [], [], {}, {}
     for name in names:
-        model = get_model(name)
+        model = get_model(name, **options[name])
         t0 = time.perf_counter()
         model.fit(train, seed=seed)
         fit_s = time.perf_counter() - t0
@@ -151,6 +187,7 @@ def run(
         per_model[name] = {
             "overall": evaluate(y_test, pred),
             "per_volume": table.drop(columns="model").to_dict(orient="records"),
+            "options": options[name],
             "fit_seconds": fit_s,
             "predict_seconds": predict_s,
         }

@@ -325,6 +325,7 @@ def test_cli_suggest_writes_files(tmp_path, capsys) -> None:
     argv = ["suggest", "--data", str(csv), "--target", "titer", "--goal", "learn", "--q", "2"]
     argv += ["--costs", "lab=1,pilot=20", "--target-volume", "100000", "--config", str(cfg)]
     argv += ["--seed", "0", "--out", str(out), "--candidates", "32"]
+    argv += ["--model-option", "maxiter=15"]  # the command line wins over the TOML file
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "option" in printed and "mean_target" in printed
@@ -333,6 +334,7 @@ def test_cli_suggest_writes_files(tmp_path, capsys) -> None:
     meta = json.loads((out / "suggestions.json").read_text())
     assert meta["goal"] == "learn" and len(meta["suggestions"]) == 2
     assert meta["space"]["target_volume_L"] == 100000.0
+    assert meta["model"] == "ar1" and meta["model_options"] == {"restarts": 1, "maxiter": 15}
 
 
 @pytest.mark.parametrize(
@@ -341,6 +343,8 @@ def test_cli_suggest_writes_files(tmp_path, capsys) -> None:
         (["--costs", "lab=one"], "bad costs value"),
         (["--costs", "lab=1,moon=2"], "unknown scale name"),
         (["--costs", "lab=1", "--scales", "pilot=200"], "no cost"),
+        (["--costs", "lab=1", "--model-option", "ar1.restarts=1"], "fits one model"),
+        (["--costs", "lab=1", "--model-option", "nope=1"], "has no option 'nope'"),
     ],
 )
 def test_cli_suggest_bad_input(tmp_path, capsys, extra: list[str], message: str) -> None:

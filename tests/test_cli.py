@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mfgp.cli import main
-from mfgp.workflow import resolve_model_names, run
+from mfgp.cli import _model_option, _option_value, main
+from mfgp.exceptions import InputDataError
+from mfgp.models import get_model, model_option_names
+from mfgp.workflow import resolve_model_names, resolve_model_options, run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bioreactor_scales.csv"
 
@@ -108,3 +113,70 @@ def _small_mf(frame):
     from mfgp.data import ScaleUpData
 
     return ScaleUpData(frame, target="C")
+
+
+# ------------------------------------------------------------------ model options
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("16", 16),
+        ("0.5", 0.5),
+        ("1e-3", 1e-3),
+        ("true", True),
+        ("False", False),
+        ("none", None),
+        ("linear", "linear"),
+        ('"linear"', "linear"),
+        ("[0, 2]", [0, 2]),
+        (" matern ", "matern"),
+    ],
+)
+def test_option_values(text, value):
+    assert _option_value(text) == value
+
+
+@given(st.integers(-(10**9), 10**9) | st.floats(allow_nan=False, allow_infinity=False))
+def test_numeric_option_values_round_trip(x):
+    assert _option_value(repr(x)) == x
+
+
+def test_model_option_syntax():
+    assert _model_option("ar1.hyperparameter_samples=16") == ("ar1", "hyperparameter_samples", 16)
+    assert _model_option("restarts=1") == ("*", "restarts", 1)
+    assert _model_option("noise=0.01") == ("*", "noise", 0.01)
+    for bad in ("restarts", "=3", "ar1.=3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+            _model_option(bad)
+
+
+def test_get_model_checks_options():
+    assert "hyperparameter_samples" in model_option_names("ar1")
+    with pytest.raises(InputDataError, match="has no option 'rho'.*its options: mean, restarts"):
+        get_model("gp", rho="linear")
+    with pytest.raises(InputDataError, match="bad option value"):
+        get_model("gp", restarts="many")
+    with pytest.raises(InputDataError, match="unknown model"):
+        model_option_names("nope")
+
+
+def test_resolve_model_options():
+    got = resolve_model_options(["gp", "ar1"], {"*": {"restarts": 1}, "ar1": {"restarts": 2}})
+    assert got == {"gp": {"restarts": 1}, "ar1": {"restarts": 2}}  # the model's own entry wins
+    assert resolve_model_options(["gp"], None) == {"gp": {}}
+    with pytest.raises(InputDataError, match="not among the models run"):
+        resolve_model_options(["gp"], {"ar1": {"restarts": 1}})
+    with pytest.raises(InputDataError, match="write gp.KEY=VALUE"):
+        resolve_model_options(["gp", "ar1"], {"*": {"rho": "linear"}})
+
+
+def test_run_with_model_options(tmp_path, capsys):
+    argv = ["-q", "run", "--data", str(DATA), "--target", "C", "--out", str(tmp_path)]
+    argv += ["--model", "gp", "--model-option", "restarts=1", "--model-option", "gp.mean=constant"]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["models"]["gp"]["options"] == {"restarts": 1, "mean": "constant"}
+    saved = json.loads((tmp_path / "models" / "gp" / "model.json").read_text())
+    assert saved["config"]["mean"] == "constant" and saved["config"]["restarts"] == 1
+    bad = ["run", "--data", str(DATA), "--target", "C", "--out", str(tmp_path / "b")]
+    assert main([*bad, "--model-option", "gp.rho=linear"]) == 2
+    assert "has no option 'rho'" in capsys.readouterr().err

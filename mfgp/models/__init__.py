@@ -14,6 +14,7 @@ from mfgp.models.base import (
     available_models,
     get_model,
     load_model,
+    model_option_names,
     register_model,
 )
 from mfgp.models.baselines import DiscrepancyGP, LassoBaseline, RidgeBaseline, ScalingLawOnly
@@ -50,5 +51,6 @@ __all__ = [
     "available_models",
     "get_model",
     "load_model",
+    "model_option_names",
     "register_model",
 ]

@@ -23,6 +23,7 @@ device and dtype handling and persistence.
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -50,6 +51,7 @@ __all__ = [
     "gaussian_posterior",
     "get_model",
     "load_model",
+    "model_option_names",
     "register_model",
     "seeded",
 ]
@@ -82,21 +84,61 @@ def available_models() -> list[str]:
     return sorted(MODEL_REGISTRY)
 
 
-def get_model(name: str, **config: Any) -> ScaleUpModel:
-    """Instantiate a registered model by name.
+def model_option_names(name: str) -> list[str]:
+    """The constructor options of the registered model ``name`` (keyword arguments of its
+    class), e.g. for ``mfgp run --model-option``.
 
-    >>> get_model("gp").name
-    'gp'
+    >>> "restarts" in model_option_names("gp")
+    True
     """
+    cls = _model_class(name)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [
+        p.name
+        for p in params
+        if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+
+
+def _model_class(name: str) -> type[ScaleUpModel]:
     import mfgp.models  # noqa: F401
 
     try:
-        cls = MODEL_REGISTRY[name]
+        return MODEL_REGISTRY[name]
     except KeyError:
         raise InputDataError(
             f"unknown model {name!r}; choose one of: {', '.join(sorted(MODEL_REGISTRY))}"
         ) from None
-    return cls(**config)
+
+
+def get_model(name: str, **config: Any) -> ScaleUpModel:
+    """Instantiate a registered model by name, with constructor options ``config``.
+
+    Raises:
+        InputDataError: unknown model, or an option the model does not have (the message
+            lists the options it has).
+
+    >>> get_model("gp").name
+    'gp'
+    >>> get_model("gp", restarts=1).config["restarts"]
+    1
+    """
+    cls = _model_class(name)
+    params = inspect.signature(cls.__init__).parameters.values()
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        known = model_option_names(name)
+        unknown = sorted(set(config) - set(known))
+        if unknown:
+            raise InputDataError(
+                f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
+                f"its options: {', '.join(known)}"
+            )
+    try:
+        return cls(**config)
+    except (TypeError, ValueError) as err:  # e.g. a string where a number is needed
+        if not config:
+            raise
+        raise InputDataError(f"model {name!r}: bad option value in {config} ({err})") from err
 
 
 @contextmanager
