@@ -28,8 +28,10 @@ Usage::
     .venv/bin/python benchmarks/accuracy_test_functions.py --problems forrester,park \\
         --models ar1,nargp,botorch_stmf --seeds 3
 
-Writes ``benchmarks/results/accuracy_test_functions.{csv,json,md}`` (after every problem, so an
-interrupted run keeps what it finished).
+Writes ``benchmarks/results/accuracy_test_functions.{csv,json,md}`` (after every seed, so an
+interrupted run keeps what it finished) and, at the end, ``accuracy_test_functions.png``
+(NRMSE and coverage per problem and model, every seed shown; ``--replot`` redraws it from the
+CSV).
 """
 
 from __future__ import annotations
@@ -262,6 +264,11 @@ def markdown(
         "",
     ]
     if not summary.empty:
+        lines += [
+            "![NRMSE and 95 % coverage per problem and model, one dot per seed]"
+            "(accuracy_test_functions.png)",
+            "",
+        ]
         for col, title, fmt in (
             ("nrmse", "NRMSE (lower is better)", "{:.4f}"),
             ("nlpd", "NLPD (lower is better)", "{:.3f}"),
@@ -348,7 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list of result folders of partial runs (e.g. problems run in "
         "parallel) to combine into --out; nothing is refitted",
     )
+    ap.add_argument("--replot", action="store_true", help="redraw the figure from the CSV")
     args = ap.parse_args(argv)
+    if args.replot:
+        plot(
+            pd.read_csv(args.out / "accuracy_test_functions.csv"),
+            args.out / "accuracy_test_functions.png",
+        )
+        return 0
     if args.merge:
         return merge([Path(p) for p in args.merge.split(",")], args.out, argv)
     logging.basicConfig(level=logging.WARNING)
@@ -432,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
             write(args.out, records, meta, problems)  # after every seed: partial runs count
+    plot(pd.DataFrame(records), args.out / "accuracy_test_functions.png")
     return 0
 
 
@@ -508,7 +523,56 @@ def merge(folders: list[Path], out: Path, argv: list[str] | None = None) -> int:
     }
     problems = [p for p in PROBLEM_ORDER if p in set(rows.problem)]
     write(out, rows.to_dict(orient="records"), meta, problems)
+    plot(rows, out / "accuracy_test_functions.png")
     return 0
+
+
+def plot(rows: pd.DataFrame, path: Path) -> None:
+    """NRMSE (log scale) and 95 % coverage per problem and model: one dot per seed, a bar at
+    the median; the coverage band of the issue's goal, [0.90, 0.98], is shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mfgp.report import save_figure
+
+    ok = rows[rows.status == "ok"] if "status" in rows else rows.iloc[:0]
+    problems = [p for p in PROBLEM_ORDER if p in set(ok.problem)]
+    if not problems:
+        return
+    models = [m for m in ALL_MODELS if m in set(ok.model)]
+    fig, axes = plt.subplots(
+        2, len(problems), figsize=(2.3 * len(problems) + 1, 6.5), squeeze=False, sharex=True
+    )
+    colours = {m: f"C{i}" for i, m in enumerate(models)}
+    for j, p in enumerate(problems):
+        for row, (col, label) in enumerate((("nrmse", "NRMSE"), ("coverage95", "95 % coverage"))):
+            ax = axes[row, j]
+            for i, m in enumerate(models):
+                v = ok[(ok.problem == p) & (ok.model == m)][col].astype(float)
+                if v.empty:
+                    continue
+                ax.plot([i] * len(v), v, ls="", marker="o", ms=3, alpha=0.6, color=colours[m])
+                ax.plot([i - 0.35, i + 0.35], [v.median()] * 2, color=colours[m], lw=2)
+            if col == "nrmse":
+                ax.set_yscale("log")
+                ax.set_title(p + (" (linear)" if get_function(p).linear_correlation else ""))
+            else:
+                ax.axhspan(0.90, 0.98, color="green", alpha=0.12, lw=0)
+                ax.set_ylim(0.0, 1.02)
+            if j == 0:
+                ax.set_ylabel(label)
+            ax.set_xticks(range(len(models)))
+            ax.set_xticklabels(models, rotation=90, fontsize=7)
+            ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle(
+        "Multi-fidelity test functions: dots = seeds, bars = medians; "
+        "shaded: the coverage goal [0.90, 0.98]",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
 
 
 def write(

@@ -58,6 +58,7 @@ def test_run_goals_and_merge(acc, tmp_path) -> None:
     goals = {(g["goal"], g["problem"]): g["met"] for g in data["goals"]}
     assert ("ar1_sim_plugin 95% coverage in [0.90, 0.98]", "forrester") in goals
     assert (a / "accuracy_test_functions.md").read_text().startswith("# Accuracy")
+    assert (a / "accuracy_test_functions.png").stat().st_size > 5_000
     rows_a = pd.read_csv(a / "accuracy_test_functions.csv")
     rows_a.loc[:, "nrmse"] = 123.0  # mark the first folder's rows
     rows_a.to_csv(a / "accuracy_test_functions.csv", index=False)
@@ -77,6 +78,10 @@ def test_run_goals_and_merge(acc, tmp_path) -> None:
     meta = json.loads((out / "accuracy_test_functions.json").read_text())["meta"]
     assert [r["id"] for r in meta["runs"]] == [run_a["id"], run_b["id"]]
     assert "--merge" in meta["command"]
+    figure = out / "accuracy_test_functions.png"
+    assert figure.stat().st_size > 5_000
+    figure.unlink()
+    assert acc.main(["--replot", "--out", str(out)]) == 0 and figure.is_file()
     md = (out / "accuracy_test_functions.md").read_text()
     assert "## Runs" in md and run_b["command"] in md
     # a folder from before rows named their run counts as one run; runs without rows are dropped
