@@ -62,7 +62,7 @@ from mfgp.benchmarks.problems import Problem, load_problem
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
 from mfgp.metrics import METRIC_NAMES, per_volume
-from mfgp.models.base import Prediction, available_models, get_model
+from mfgp.models.base import Prediction, available_models, get_model, model_option_names
 
 __all__ = [
     "ALIASES",
@@ -825,16 +825,12 @@ def fast_options(models: Iterable[str], *, restarts: int = 1) -> dict[str, dict[
     >>> fast_options(["gp"])
     {'gp': {'restarts': 1}}
     """
-    import inspect
-
-    from mfgp.models.base import MODEL_REGISTRY
-
-    available_models()
+    known = set(available_models())
     out: dict[str, dict[str, Any]] = {}
     for m in models:
-        cls = MODEL_REGISTRY.get(_bare(m))
-        if cls is not None and "restarts" in inspect.signature(cls.__init__).parameters:
-            out[_bare(m)] = {"restarts": restarts}
+        name = _bare(m)
+        if name in known and "restarts" in model_option_names(name):
+            out[name] = {"restarts": restarts}
     return out
 
 
