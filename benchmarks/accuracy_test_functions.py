@@ -521,6 +521,8 @@ def merge(folders: list[Path], out: Path, argv: list[str] | None = None) -> int:
         for k, v in meta["machine"].items()
         if k not in ("torch_threads", "load_average_at_start")
     }
+    # the revision is per run (the Runs table): the first folder's would mislabel the others
+    meta["versions"] = {k: v for k, v in meta["versions"].items() if k != "mfgp_revision"}
     problems = [p for p in PROBLEM_ORDER if p in set(rows.problem)]
     write(out, rows.to_dict(orient="records"), meta, problems)
     plot(rows, out / "accuracy_test_functions.png")
