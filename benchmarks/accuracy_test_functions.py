@@ -136,6 +136,10 @@ def evaluate(
         "nlpd": metrics.nlpd(y, mean, var),
         "coverage95": metrics.coverage(y, mean - 1.959964 * sd, mean + 1.959964 * sd),
         "fit_predict_s": elapsed,
+        # what the fit chose (e.g. log_transform=log), as "key=value; ..."; empty if nothing
+        "fit_info": "; ".join(
+            f"{k}={v}" for k, v in sorted(getattr(model, "fit_info", {}).items())
+        ),
     }
 
 

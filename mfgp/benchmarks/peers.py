@@ -97,6 +97,9 @@ class Peer:
     """Common shape of an adapter: a ``name`` and :meth:`fit_predict`."""
 
     name: str = "peer"
+    #: what the last fit chose, for the results (e.g. ``{"log_transform": "log"}``); empty if
+    #: nothing
+    fit_info: dict[str, Any] = {}  # noqa: RUF012 - read-only default, replaced per fit
 
     def fit_predict(
         self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
@@ -130,6 +133,8 @@ class MFGPAdapter(Peer):
         Xt = test_X.clone()
         Xt[:, -1] = top
         pred = model.predict(Xt)
+        sel = model.metadata.get("log_transform")
+        self.fit_info = {"log_transform": sel["selected"]} if isinstance(sel, dict) else {}
         return pred.mean.detach().double().cpu(), pred.variance.detach().double().cpu()
 
 
