@@ -37,6 +37,7 @@ def test_evaluate_known_answers(acc) -> None:
     assert res["coverage95"] == pytest.approx(0.75)  # 3 of 4 within 1.96 sd
     assert res["nrmse"] == pytest.approx(5.0 / y.std(unbiased=False).item())  # RMSE 5 / sd(y)
     assert res["fit_predict_s"] >= 0
+    assert res["fit_info"] == ""  # an adapter without fit_info
 
 
 def test_every_mfgp_model_fits_a_tiny_problem(acc) -> None:
@@ -45,6 +46,12 @@ def test_every_mfgp_model_fits_a_tiny_problem(acc) -> None:
         model = acc.make_model(name, quick=True)
         res = acc.evaluate(model, X, Y, Xt, Yt, 0)
         assert res["status"] == "ok" and 0.0 <= res["coverage95"] <= 1.0, name
+        if name.startswith("ar1_sim"):  # log_transform="auto"; Forrester has negative values
+            assert res["fit_info"] == "log_transform=identity", name
+    # positive outputs: the choice is made by the evidence and recorded
+    X, Y, Xt, Yt = make_problem("borehole", (30, 8), seed=0, n_test=30)
+    res = acc.evaluate(acc.make_model("ar1_sim_plugin", quick=True), X, Y, Xt, Yt, 0)
+    assert res["fit_info"] in ("log_transform=identity", "log_transform=log")
 
 
 def test_run_goals_and_merge(acc, tmp_path) -> None:

@@ -20,7 +20,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.means import ConstantMean
 from torch import Tensor
 
-from mfgp.exceptions import InputDataError, MFGPWarning, ModelFittingError
+from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning, ModelFittingError
 from mfgp.models import AR1MultiFidelityGP, get_model, hyper_mcmc
 from mfgp.models import ar1 as ar1_module
 from mfgp.models.hybrid import HybridGP
@@ -854,3 +854,142 @@ def test_batched_and_fantasy_posteriors_on_cuda() -> None:
         out.append((a.variance.cpu(), b.mean.cpu(), b.variance.cpu()))
     for cpu, gpu in zip(*out, strict=True):
         torch.testing.assert_close(cpu, gpu, rtol=1e-4, atol=1e-6)
+
+
+# ------------------------------------------------------- output transform selection
+def _multiplicative(dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Positive nested data whose levels differ by a factor: log f1 = log f0 + 0.5 x."""
+    x0 = torch.linspace(0, 1, 20, dtype=torch.float64).unsqueeze(-1)
+    x1 = x0[::3]
+
+    def logf0(x: Tensor) -> Tensor:
+        return 2.0 * torch.sin(4 * x[..., 0]) + 1.0
+
+    X = torch.cat([_rows(x0, 0), _rows(x1, 1)])
+    Y = torch.cat([logf0(x0), logf0(x1) + 0.5 * x1[..., 0]]).exp().unsqueeze(-1)
+    return X.to(dtype), Y.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_log_evidence_is_the_gaussian_density_in_data_units(dtype: torch.dtype, mode: str) -> None:
+    """Known answer: log_evidence = log N(Y; KOH mean, KOH covariance) in data units (the
+    standardisation's and the log's Jacobians included) + the log prior of the hyperparameters."""
+    X, Y = _multiplicative(dtype)
+    for log_y in (False, True):
+        m = AR1MultiFidelityGP(
+            mode=mode, log_transform=log_y, restarts=1, maxiter=30, trend_uncertainty=None
+        ).fit((X, Y))
+        Yd = Y.double().squeeze(-1)
+        with torch.no_grad():
+            mean = m._prior_mean(X).double()
+            cov = m._prior_cov(X, X).double() + torch.diag_embed(m._train_rows()[2].double())
+            prior = float(ar1_module._log_prior(m.levels_))
+        sd, mu = float(m.y_sd), float(m.y_mu)
+        g = Yd.log() if log_y else Yd
+        dist = torch.distributions.MultivariateNormal(mu + sd * mean, sd**2 * cov)
+        expected = float(dist.log_prob(g)) - (float(Yd.log().sum()) if log_y else 0.0) + prior
+        if mode == "joint":  # the joint objective is exact
+            tol = 1e-3 if dtype == torch.float32 else 1e-8
+            assert m.log_evidence() == pytest.approx(expected, rel=tol)
+        else:  # recursive: the level terms equal the joint value for this nested design up to
+            # the (small) learned noise the recursive likelihood treats as known
+            assert m.log_evidence() == pytest.approx(expected, abs=0.5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_transform_auto_chooses_log_for_multiplicative_levels(dtype: torch.dtype) -> None:
+    X, Y = _multiplicative(dtype)
+    auto = AR1MultiFidelityGP(log_transform="auto", restarts=2, maxiter=60).fit((X, Y), seed=1)
+    sel = auto.metadata["log_transform"]
+    assert sel["selected"] == "log" and auto.log_transform_
+    assert sel["log_evidence"]["log"] > sel["log_evidence"]["identity"] + 5
+    # the result is the model fitted with the chosen transform
+    direct = AR1MultiFidelityGP(log_transform=True, restarts=2, maxiter=60).fit((X, Y), seed=1)
+    Xt = _grid(9, 1, dtype, -0.2, 1.2)
+    a, b = auto.predict(Xt), direct.predict(Xt)
+    # (up to round-off: the direct fit rescales level 0's variance before fitting level 1,
+    # which leaves its mean unchanged only in exact arithmetic)
+    tol = {"rtol": 2e-3, "atol": 1e-6} if dtype == torch.float32 else {}
+    torch.testing.assert_close(a.mean, b.mean, **tol)
+    torch.testing.assert_close(a.variance, b.variance, **tol)
+    assert (a.lower > 0).all()
+    # and the recorded evidences are those of plug-in fits of either transform
+    ident = AR1MultiFidelityGP(log_transform=False, loo_variance=False, restarts=2, maxiter=60).fit(
+        (X, Y), seed=1
+    )
+    assert sel["log_evidence"]["identity"] == pytest.approx(ident.log_evidence(), rel=1e-12)
+
+
+def test_log_transform_auto_with_draws_saves_and_loads(tmp_path) -> None:
+    X, Y = _multiplicative(torch.float64)
+    m = AR1MultiFidelityGP.for_simulator(restarts=1, maxiter=40, hyperparameter_samples=4)
+    assert m.config["log_transform"] == "auto"
+    m.fit((X, Y), seed=0)
+    direct = AR1MultiFidelityGP.for_simulator(
+        restarts=1, maxiter=40, hyperparameter_samples=4, log_transform=True
+    ).fit((X, Y), seed=0)
+    Xt = _grid(6, 1, torch.float64)
+    torch.testing.assert_close(m.predict(Xt).mean, direct.predict(Xt).mean, rtol=0, atol=0)
+    m.save(tmp_path / "m")
+    loaded = AR1MultiFidelityGP.load(tmp_path / "m")
+    assert loaded.config["log_transform"] == "auto" and loaded.log_transform_
+    assert loaded.metadata["log_transform"] == m.metadata["log_transform"]
+    torch.testing.assert_close(loaded.predict(Xt).mean, m.predict(Xt).mean, rtol=0, atol=0)
+
+
+def test_log_transform_auto_identity_when_not_positive() -> None:
+    X, Y = _ar1_data(torch.float64, n=(20, 8))  # sin: negative values
+    m = AR1MultiFidelityGP(log_transform="auto", restarts=1, maxiter=30).fit((X, Y))
+    sel = m.metadata["log_transform"]
+    assert sel["selected"] == "identity" and "not positive" in sel["reason"]
+    assert not m.log_transform_
+    # a level-0 callable that is not positive rules the log out too
+    Xp, Yp = _multiplicative(torch.float64)
+    keep = Xp[:, -1] == 1
+    m0 = AR1MultiFidelityGP(log_transform="auto", level0=_f0, restarts=1, maxiter=30)
+    m0.fit((Xp[keep], Yp[keep]))
+    assert m0.metadata["log_transform"]["selected"] == "identity"
+    # a plain option leaves no record
+    m.config["log_transform"] = False
+    m.fit((X, Y))
+    assert "log_transform" not in m.metadata
+
+
+def test_log_transform_option_checked() -> None:
+    with pytest.raises(InputDataError, match="log_transform must be True, False or 'auto'"):
+        AR1MultiFidelityGP(log_transform="yes")
+    m = AR1MultiFidelityGP(log_transform="auto")
+    with pytest.raises(MFGPError, match="resolved by fit"):
+        _ = m.log_transform_
+    with pytest.raises(InputDataError, match="log_transform"):
+        get_model("ar1", log_transform="sometimes")
+
+
+def test_kernel_by_name_survives_save_and_load(tmp_path) -> None:
+    """for_simulator's squared-exponential kernel is stored by name, so load rebuilds it; a
+    custom factory must be passed again, with a clear error otherwise."""
+    X, Y = _ar1_data(torch.float64, n=(15, 6))
+    Xt = _grid(5, 1, torch.float64)
+    sim = AR1MultiFidelityGP.for_simulator(restarts=1, maxiter=20, hyperparameter_samples=0)
+    assert sim.config["kernel"] == "se"
+    assert AR1MultiFidelityGP(kernel=se_kernel).config["kernel"] == "se"
+    assert AR1MultiFidelityGP().config["kernel"] == "matern52"
+    sim.fit((X, Y)).save(tmp_path / "sim")
+    loaded = AR1MultiFidelityGP.load(tmp_path / "sim")
+    torch.testing.assert_close(loaded.predict(Xt).mean, sim.predict(Xt).mean, rtol=0, atol=0)
+
+    def custom(d: int):
+        return se_kernel(d)
+
+    m = AR1MultiFidelityGP(kernel=custom, restarts=1, maxiter=20)
+    assert m.config["kernel"] == "custom"
+    m.fit((X, Y)).save(tmp_path / "custom")
+    with pytest.raises(InputDataError, match="custom kernel factory"):
+        AR1MultiFidelityGP.load(tmp_path / "custom")
+    again = AR1MultiFidelityGP.load(tmp_path / "custom", kernel=custom)
+    torch.testing.assert_close(again.predict(Xt).mean, m.predict(Xt).mean, rtol=0, atol=0)
+    with pytest.raises(InputDataError, match="one of"):
+        AR1MultiFidelityGP(kernel="rbf")
+    with pytest.raises(InputDataError, match="callable"):
+        AR1MultiFidelityGP(kernel=3)

@@ -104,7 +104,7 @@ from mfgp.exceptions import (
 from mfgp.models.base import Z95, Prediction, ScaleUpModel, as_training_tensors, register_model
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
 from mfgp.models.hyper_mcmc import flat_params, mixture_moments, sample_level, set_params
-from mfgp.models.single_gp import matern52_kernel
+from mfgp.models.single_gp import matern52_kernel, se_kernel
 
 __all__ = ["AR1MultiFidelityGP"]
 
@@ -234,6 +234,31 @@ class _Level(gpytorch.Module):
         return torch.cat(cols, dim=-1) if cols else None
 
 
+#: mfgp's kernel factories by the name a configuration stores
+KERNELS: dict[str, KernelFactory] = {"matern52": matern52_kernel, "se": se_kernel}
+
+
+def _kernel_factory(kernel: KernelFactory | str | None) -> tuple[KernelFactory, str]:
+    """The factory and the configuration name of AR1's ``kernel`` argument."""
+    if kernel is None:
+        return matern52_kernel, "matern52"
+    if isinstance(kernel, str):
+        if kernel == "custom":
+            raise InputDataError(
+                "this model was saved with a custom kernel factory, which cannot be stored; "
+                "pass it again: AR1MultiFidelityGP.load(path, kernel=fn)"
+            )
+        if kernel not in KERNELS:
+            raise InputDataError(
+                f"kernel must be a factory d -> Kernel or one of {sorted(KERNELS)}, got {kernel!r}"
+            )
+        return KERNELS[kernel], kernel
+    if not callable(kernel):
+        raise InputDataError(f"kernel must be callable (d -> Kernel), got {type(kernel).__name__}")
+    name = next((n for n, f in KERNELS.items() if f is kernel), "custom")
+    return kernel, name
+
+
 @register_model("ar1")
 class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     r"""Kennedy-O'Hagan AR1 co-kriging GP for any number of fidelity levels.
@@ -332,9 +357,12 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             likelihood-and-gradient evaluation of an 8-D Matern-5/2 level takes about 8 s at
             6400 rows and 0.06 s at 1000 rows on 2 CPU cores.
             ``None``: always all rows. Joint mode always uses every row.
-        kernel: factory ``d -> Kernel`` for each delta (default: scaled Matern-5/2 ARD with
-            priors for [0, 1] inputs, :func:`~mfgp.models.single_gp.matern52_kernel`); a custom
-            factory must be passed again to :meth:`load`.
+        kernel: factory ``d -> Kernel`` for each delta, or the name of one of mfgp's:
+            ``"matern52"`` (default: scaled Matern-5/2 ARD with priors for [0, 1] inputs,
+            :func:`~mfgp.models.single_gp.matern52_kernel`) or ``"se"``
+            (:func:`~mfgp.models.single_gp.se_kernel`). The configuration stores the name (so
+            :meth:`load` rebuilds the same kernel), or ``"custom"`` for any other factory,
+            which must then be passed again to :meth:`load`.
 
     Priors (for normalised features and pooled-standardised outputs): lengthscale
     Gamma(3, 6), outputscale Gamma(2, 0.15) (default kernel), noise LogNormal(-4, 1) with a
@@ -375,7 +403,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         restarts: int = 3,
         maxiter: int = 200,
         level0: Level0 | None = None,
-        kernel: KernelFactory | None = None,
+        kernel: KernelFactory | str | None = None,
         noise_prior: Sequence[float] = (-4.0, 1.0),
         min_noise: float = 1e-6,
         fit_rows: int | None = 1000,
@@ -429,6 +457,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             raise InputDataError(f"rho_slope_sd must be None or > 0, got {rho_slope_sd}")
         if fit_rows is not None and int(fit_rows) < 10:
             raise InputDataError(f"fit_rows must be None or >= 10, got {fit_rows}")
+        factory, kernel_name = _kernel_factory(kernel)
         super().__init__(
             mode=mode,
             rho=rho,
@@ -447,9 +476,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             hyperparameter_samples=int(hyperparameter_samples),
             noise_prior=noise_prior,
             min_noise=float(min_noise),
+            kernel=kernel_name,
         )
         self.level0 = level0  # an nn.Module becomes a submodule (moved by .to())
-        self._kernel_factory: KernelFactory = kernel if kernel is not None else matern52_kernel
+        self._kernel_factory: KernelFactory = factory
         self._cond: list[tuple[Tensor, Tensor, Tensor | None]] = []
         # set by as_joint() on copies of a recursive model with trend uncertainty
         self._trend_state: list[dict[str, Tensor]] | None = None
@@ -487,9 +517,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             >>> m.config["noise_prior"]
             [-12.0, 3.0]
         """
-        from mfgp.models.single_gp import se_kernel
-
-        opts: dict[str, Any] = {"kernel": se_kernel, **cls.SIMULATOR_SETTINGS}
+        opts: dict[str, Any] = {"kernel": "se", **cls.SIMULATOR_SETTINGS}
         opts.update(kwargs)
         return cls(**opts)
 
@@ -956,7 +984,9 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             return super().fit(data, seed=seed, **options)
         # the winner's fitted hyperparameters, unchanged (maxiter=0); leave-one-out rescaling
         # and hyperparameter draws follow as in any fit, so the result equals fitting with
-        # log_transform set to the selected value
+        # log_transform set to the selected value (up to round-off with loo_variance: a
+        # direct fit rescales a level before fitting the next, which leaves its mean unchanged
+        # in exact arithmetic)
         opts = {**options, "warm_start": winner, "restarts": 1, "maxiter": 0}
         return super().fit(data, seed=seed, **opts)
 
@@ -983,7 +1013,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             log.info("log_transform='auto': identity (a target or level-0 value is <= 0)")
             return None
         init = inspect.signature(AR1MultiFidelityGP.__init__).parameters
-        base = {k: v for k, v in self.config.items() if k in init}
+        base = {k: v for k, v in self.config.items() if k in init and k != "kernel"}
         base.update(loo_variance=False, hyperparameter_samples=0)
         fitted: dict[str, AR1MultiFidelityGP] = {}
         evidence: dict[str, float] = {}
