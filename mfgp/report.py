@@ -169,6 +169,17 @@ def write_report(
         _md(table[cols]),
         "",
     ]
+    choices = {k: v.get("fit_choices") for k, v in m["models"].items() if v.get("fit_choices")}
+    if choices:
+        lines += [
+            "Chosen by the fit from the training data: "
+            + "; ".join(
+                f"{k}: " + ", ".join(f"{o} = {c}" for o, c in sorted(v.items()))
+                for k, v in choices.items()
+            )
+            + ".",
+            "",
+        ]
     if figures:
         lines += ["## Figures", ""]
         for name, path in figures.items():

@@ -188,6 +188,7 @@ def run(
             "overall": evaluate(y_test, pred),
             "per_volume": table.drop(columns="model").to_dict(orient="records"),
             "options": options[name],
+            "fit_choices": model.fit_choices(),
             "fit_seconds": fit_s,
             "predict_seconds": predict_s,
         }

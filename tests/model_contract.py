@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def check_model_contract(name: str, frame, *, device: str, tmp_path: Path) -> No
     loaded = load_model(tmp_path / name, device=device)
     again = loaded.predict(test.X)
     assert torch.allclose(again.mean, pred.mean, rtol=1e-5, atol=1e-6)
+    choices = model.fit_choices()
+    assert json.loads(json.dumps(choices)) == choices == loaded.fit_choices()
     # the seed fixes the whole fit, whatever the global RNG held before (building included)
     torch.rand(7)
     refit = get_model(name).fit(train, seed=0).predict(test.X)

@@ -28,6 +28,7 @@ def test_run_on_seed_file(tmp_path, capsys):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["data"]["test_volumes_L"] == [20000.0]
     assert set(metrics["models"]["gp"]["overall"]) >= {"rmse", "nrmse", "r2", "nlpd", "coverage95"}
+    assert metrics["models"]["gp"]["fit_choices"] == {}  # the GP chooses nothing
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert {"model", "volume_L", "time_h", "observed", "mean", "sd", "lower95", "upper95"} <= set(
         pred.columns
@@ -180,3 +181,19 @@ def test_run_with_model_options(tmp_path, capsys):
     bad = ["run", "--data", str(DATA), "--target", "C", "--out", str(tmp_path / "b")]
     assert main([*bad, "--model-option", "gp.rho=linear"]) == 2
     assert "has no option 'rho'" in capsys.readouterr().err
+
+
+def test_run_reports_what_the_fit_chose(tmp_path):
+    """AR1 with log_transform=auto: the choice is in metrics.json and the report."""
+    rc = main(
+        [
+            "-q", "run", "--data", str(DATA), "--target", "C", "--model", "ar1",
+            "--model-option", "log_transform=auto", "--model-option", "restarts=1",
+            "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    choice = metrics["models"]["ar1"]["fit_choices"]["log_transform"]
+    assert choice in ("identity", "log")
+    assert f"ar1: log_transform = {choice}" in (tmp_path / "report.md").read_text()

@@ -903,6 +903,7 @@ def test_log_transform_auto_chooses_log_for_multiplicative_levels(dtype: torch.d
     auto = AR1MultiFidelityGP(log_transform="auto", restarts=2, maxiter=60).fit((X, Y), seed=1)
     sel = auto.metadata["log_transform"]
     assert sel["selected"] == "log" and auto.log_transform_
+    assert auto.fit_choices() == {"log_transform": "log"}
     assert sel["log_evidence"]["log"] > sel["log_evidence"]["identity"] + 5
     # the result is the model fitted with the chosen transform
     direct = AR1MultiFidelityGP(log_transform=True, restarts=2, maxiter=60).fit((X, Y), seed=1)
@@ -953,7 +954,7 @@ def test_log_transform_auto_identity_when_not_positive() -> None:
     # a plain option leaves no record
     m.config["log_transform"] = False
     m.fit((X, Y))
-    assert "log_transform" not in m.metadata
+    assert "log_transform" not in m.metadata and m.fit_choices() == {}
 
 
 def test_log_transform_option_checked() -> None:

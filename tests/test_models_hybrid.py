@@ -24,6 +24,7 @@ def test_measurement_only_data_gets_a_surrogate_level0(split):
     model = HybridGP(restarts=1, maxiter=60).fit(train, seed=0)
     assert isinstance(model.level0, ScalingLawSurrogate)
     assert model.metadata["auto_level0"] is True
+    assert model.fit_choices() == {"surrogate_basis": model.metadata["surrogate"]["basis"]}
     # the surrogate saw the training volumes only
     assert float(model.level0.run_log10_volume_.max()) == pytest.approx(math.log10(200.0))
     pred = model.predict(test.X)

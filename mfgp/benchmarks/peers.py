@@ -133,8 +133,7 @@ class MFGPAdapter(Peer):
         Xt = test_X.clone()
         Xt[:, -1] = top
         pred = model.predict(Xt)
-        sel = model.metadata.get("log_transform")
-        self.fit_info = {"log_transform": sel["selected"]} if isinstance(sel, dict) else {}
+        self.fit_info = model.fit_choices()
         return pred.mean.detach().double().cpu(), pred.variance.detach().double().cpu()
 
 

@@ -1047,6 +1047,15 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         )
         return fitted[best]
 
+    def fit_choices(self) -> dict[str, Any]:
+        """``{"log_transform": "identity" | "log"}`` when ``log_transform="auto"`` (see
+        :meth:`ScaleUpModel.fit_choices`)."""
+        out = super().fit_choices()
+        sel = self.metadata.get("log_transform")
+        if isinstance(sel, dict) and "selected" in sel:
+            out["log_transform"] = sel["selected"]
+        return out
+
     def log_evidence(self) -> float:
         """Log marginal likelihood of the training data at the fitted hyperparameters plus
         their log prior density, in the units of the data.

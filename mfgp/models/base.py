@@ -291,6 +291,24 @@ class ScaleUpModel(Model, ABC):
         self.eval()
         return self
 
+    def fit_choices(self) -> dict[str, Any]:
+        """What the last fit chose from the data where an option left the choice open (for
+        example AR1's output transform with ``log_transform="auto"``), as JSON-serialisable
+        values; empty when the model makes no such choice. Recorded by ``mfgp run`` in
+        ``metrics.json`` and shown in its report.
+
+        Example:
+            >>> from mfgp.models import AR1MultiFidelityGP
+            >>> import torch
+            >>> X = torch.tensor([[0.0, 0], [0.5, 0], [1.0, 0], [0.0, 1], [1.0, 1]])
+            >>> Y = torch.tensor([[1.0], [2.0], [1.5], [2.1], [3.2]], dtype=torch.float64)
+            >>> m = AR1MultiFidelityGP(log_transform="auto", restarts=1, maxiter=20)
+            >>> m.fit((X.double(), Y)).fit_choices()["log_transform"] in ("identity", "log")
+            True
+        """
+        self._check_fitted()
+        return {}
+
     @abstractmethod
     def _build(self, X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
         """Create the submodules for training data ``X``, ``Y`` (no optimisation)."""

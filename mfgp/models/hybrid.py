@@ -167,6 +167,14 @@ class HybridGP(AR1MultiFidelityGP):
         self.metadata["auto_level0"] = True
         return self
 
+    def fit_choices(self) -> dict[str, Any]:
+        """AR1's choices plus, with an automatic level 0 whose basis was ``"auto"``, the
+        surrogate basis chosen by leave-one-scale-out error (``surrogate_basis``)."""
+        out = super().fit_choices()
+        if self.metadata.get("auto_level0") and "surrogate_loso_rmse" in self.metadata:
+            out["surrogate_basis"] = self.metadata["surrogate"]["basis"]
+        return out
+
     def _internal_X(self, X: Tensor) -> Tensor:
         if not self._shift:
             return X
