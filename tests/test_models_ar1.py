@@ -994,3 +994,62 @@ def test_kernel_by_name_survives_save_and_load(tmp_path) -> None:
         AR1MultiFidelityGP(kernel="rbf")
     with pytest.raises(InputDataError, match="callable"):
         AR1MultiFidelityGP(kernel=3)
+
+
+# ------------------------------------------------------------------ nugget as misfit
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nugget_misfit_adds_the_levels_noise_carried_by_rho(dtype: torch.dtype) -> None:
+    """Known answer: with nugget="misfit" the posterior is the "noise" model's latent one plus
+    sum_k sigma_k^2 prod rho^2 on the diagonal, rho sigma_0^2 across levels at the same x,
+    nothing between different x; observation_noise adds nothing more."""
+    X, Y = _ar1_data(dtype, n=(20, 8))
+    m = AR1MultiFidelityGP(restarts=1, maxiter=40).fit((X, Y))
+    mis = copy.deepcopy(m)
+    mis.config["nugget"] = "misfit"
+    x = torch.tensor([[0.3], [0.3], [0.7]], dtype=dtype)
+    Xq = torch.cat([x, torch.tensor([[0.0], [1.0], [1.0]], dtype=dtype)], dim=-1)
+    a = m.posterior(Xq).covariance_matrix.squeeze(0)
+    b = mis.posterior(Xq).covariance_matrix.squeeze(0)
+    with torch.no_grad():
+        s0, s1 = (m._noise_per_level() * m.y_sd**2).tolist()
+        rho = float(m.levels_["1"].rho_a)
+    expected = torch.tensor(
+        [[s0, rho * s0, 0.0], [rho * s0, s1 + rho**2 * s0, 0.0], [0.0, 0.0, s1 + rho**2 * s0]],
+        dtype=dtype,
+    )
+    tol = {"rtol": 1e-3, "atol": 1e-6} if dtype == torch.float32 else {}
+    torch.testing.assert_close(b - a, expected, **tol)
+    torch.testing.assert_close(mis.posterior(Xq).mean, m.posterior(Xq).mean)
+    torch.testing.assert_close(
+        mis.predict(Xq, observation_noise=True).variance, mis.predict(Xq).variance
+    )
+    # the "noise" model adds each level's noise only with observation_noise
+    noisy = m.predict(Xq, observation_noise=True).variance - m.predict(Xq).variance
+    torch.testing.assert_close(noisy, torch.tensor([s0, s1, s1], dtype=dtype), **tol)
+    assert AR1MultiFidelityGP.for_simulator().config["nugget"] == "misfit"
+    with pytest.raises(InputDataError, match="nugget must be 'noise' or 'misfit'"):
+        AR1MultiFidelityGP(nugget="measurement")
+
+
+def test_nugget_misfit_with_a_level0_callable_and_linear_rho() -> None:
+    """A level-0 callable is exact (no misfit); a linear rho scales the lower nugget by
+    rho(x)^2 at each x; the covariance stays positive definite."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(12, 1, generator=g, dtype=torch.float64)
+    Y = (1.5 * _f0(x) + 0.2 * x[:, 0]).unsqueeze(-1)
+    m = AR1MultiFidelityGP(level0=_f0, nugget="misfit", restarts=1, maxiter=30)
+    m.fit((_rows(x, 1), Y))
+    Xq = _grid(6, 1, torch.float64)
+    with torch.no_grad():
+        s1 = float(m._noise_per_level()[1] * m.y_sd**2)
+    plain = copy.deepcopy(m)
+    plain.config["nugget"] = "noise"
+    diff = m.predict(Xq).variance - plain.predict(Xq).variance
+    torch.testing.assert_close(diff, torch.full_like(diff, s1))
+    # three levels, linear rho: PD covariance across mixed levels
+    X3, Y3 = _three_levels()
+    m3 = AR1MultiFidelityGP(rho="linear", nugget="misfit", restarts=1, maxiter=30).fit((X3, Y3))
+    xs = torch.linspace(0.1, 0.9, 4, dtype=torch.float64).unsqueeze(-1)
+    Xm = torch.cat([_rows(xs, 0), _rows(xs, 1), _rows(xs, 2)])
+    cov = m3.posterior(Xm).covariance_matrix.squeeze(0)
+    assert torch.linalg.eigvalsh(cov).min() > 0

@@ -326,6 +326,17 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             the mean (``benchmarks/results/accuracy_test_functions.md``);
             :meth:`for_simulator` turns it off (with interpolating squared-exponential levels
             it made coverage worse on Branin and Park).
+        nugget: what a level's noise variance (learned, fixed or per-row) stands for.
+            ``"noise"`` (default): measurement noise, left out of the posterior of the
+            response itself (add it with ``observation_noise=True``). ``"misfit"``: for a
+            deterministic code, which has no measurement noise, a fitted nugget is the part of
+            the code's output the GP's smooth kernel cannot follow, and that misfit persists at
+            new inputs (Gramacy & Lee 2012; Andrianakis & Challenor 2012). The posterior then
+            includes it at every point: level ``k``'s nugget is white in ``x`` and is carried
+            up the levels by ``rho`` like ``delta_k``, so ``f_l(x)`` gets the variance
+            ``sum_{k <= l} sigma_k^2 prod_{j=k+1..l} rho_j(x)^2``, correlated across levels at
+            the same ``x``; ``observation_noise=True`` then adds nothing more (a run of the
+            code returns ``f`` itself). :meth:`for_simulator` uses ``"misfit"``.
         hyperparameter_samples: in ``recursive`` mode, ``S >= 2`` integrates over the kernel
             hyperparameters of each level instead of plugging in their fitted values: ``S``
             seeded draws per level from their posterior, stored with the model. The draws come
@@ -412,6 +423,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         loo_variance: bool = True,
         joint_start: str = "recursive",
         hyperparameter_samples: int = 0,
+        nugget: str = "noise",
     ) -> None:
         if mode not in ("recursive", "joint"):
             raise InputDataError(f"mode must be 'recursive' or 'joint', got {mode!r}")
@@ -421,6 +433,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             raise InputDataError(
                 f"delta_mean must be 'constant', 'linear' or 'zero', got {delta_mean!r}"
             )
+        if nugget not in ("noise", "misfit"):
+            raise InputDataError(f"nugget must be 'noise' or 'misfit', got {nugget!r}")
         if joint_start not in ("recursive", "default"):
             raise InputDataError(
                 f"joint_start must be 'recursive' or 'default', got {joint_start!r}"
@@ -477,6 +491,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             noise_prior=noise_prior,
             min_noise=float(min_noise),
             kernel=kernel_name,
+            nugget=nugget,
         )
         self.level0 = level0  # an nn.Module becomes a submodule (moved by .to())
         self._kernel_factory: KernelFactory = factory
@@ -491,6 +506,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         "loo_variance": False,
         "hyperparameter_samples": 32,
         "log_transform": "auto",
+        "nugget": "misfit",
     }
 
     @classmethod
@@ -1451,13 +1467,36 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     ) -> tuple[Tensor, Tensor]:
         """Mean and covariance of the (log-)response in data (log) units."""
         mean, cov = self._latent(X)
+        misfit = self.config.get("nugget", "noise") == "misfit"
+        if misfit:
+            cov = cov + self._misfit_cov(X)
         if isinstance(observation_noise, Tensor):
             nz = observation_noise.squeeze(-1).to(cov)
             cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
-        elif observation_noise:
+        elif observation_noise and not misfit:
             nz = self._level_noise()[X[..., -1].round().long()]
             cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
         return mean * self.y_sd + self.y_mu, cov * self.y_sd**2
+
+    def _misfit_cov(self, X: Tensor) -> Tensor:
+        """Covariance ``batch x n x n`` (standardised units) of the levels' nugget terms at
+        ``X`` with ``nugget="misfit"``: ``f_l(x)`` carries ``sum_{k <= l} c_k(x) e_k(x)`` with
+        ``e_k`` white noise of level ``k``'s variance and ``c_k(x) = prod_{j=k+1..l}
+        rho_j(x)``, so two points share a term only at the same features."""
+        z, lev = self._z(X)
+        nz = self._level_noise()
+        cols = []
+        for k in range(self.n_fidelities_):
+            c = (lev >= k).to(X.dtype)
+            if k < self.first_gp_level:  # a level-0 callable is exact
+                c = torch.zeros_like(c)
+            for j in range(max(k + 1, 1), self.n_fidelities_):
+                c = torch.where(lev >= j, c * self.levels_[str(j)].rho(z), c)
+            cols.append(c * nz[k].clamp_min(0).sqrt())
+        C = torch.stack(cols, dim=-1)  # batch x n x L
+        feats = X[..., :-1]
+        same = (feats.unsqueeze(-2) == feats.unsqueeze(-3)).all(dim=-1)
+        return (C @ C.transpose(-1, -2)) * same.to(X.dtype)
 
     def posterior(
         self,
