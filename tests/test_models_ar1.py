@@ -1053,3 +1053,19 @@ def test_nugget_misfit_with_a_level0_callable_and_linear_rho() -> None:
     Xm = torch.cat([_rows(xs, 0), _rows(xs, 1), _rows(xs, 2)])
     cov = m3.posterior(Xm).covariance_matrix.squeeze(0)
     assert torch.linalg.eigvalsh(cov).min() > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_for_simulator_choices_on_cuda() -> None:
+    """log_transform="auto" and nugget="misfit" (for_simulator) run on CUDA and match CPU."""
+    X, Y = _multiplicative(torch.float64)
+    out = []
+    for device in ("cpu", "cuda"):
+        m = AR1MultiFidelityGP.for_simulator(restarts=1, maxiter=30, hyperparameter_samples=3)
+        m.fit((X.to(device), Y.to(device)), seed=0)
+        pred = m.predict(_grid(5, 1, torch.float64).to(device))
+        assert pred.mean.device.type == device
+        out.append((m.fit_choices(), pred.mean.cpu(), pred.variance.cpu()))
+    assert out[0][0] == out[1][0]
+    torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(out[0][2], out[1][2], rtol=1e-3, atol=1e-8)

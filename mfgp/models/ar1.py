@@ -525,8 +525,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         (``benchmarks/results/accuracy_test_functions.md``). With positive outputs it lets the
         log evidence choose between modelling ``Y`` and ``log Y`` (``log_transform="auto"``):
         many codes' outputs are positive and multiplicative in their inputs (on the Borehole
-        function the log model has about 100 nats more evidence and lower error). Any argument
-        overrides these settings.
+        function the log model has about 100 nats more evidence and lower error). A nugget the
+        fit still needs is misfit of the smooth kernel, not noise, so the posterior includes
+        it (``nugget="misfit"``): on Borehole the discrepancy's outputscale often collapses
+        and its misfit goes into the nugget, and leaving that out made the bands too narrow.
+        Any argument overrides these settings.
 
         Example:
             >>> m = AR1MultiFidelityGP.for_simulator(restarts=1)
