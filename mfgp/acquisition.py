@@ -1227,6 +1227,7 @@ def run_suggest(
             "seed": seed,
             "model": model_name,
             "model_options": options,
+            "fit_choices": fitted.fit_choices(),
             "target": data.target,
             "data": data.source,
             "space": space.to_dict(),

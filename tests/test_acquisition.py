@@ -335,6 +335,7 @@ def test_cli_suggest_writes_files(tmp_path, capsys) -> None:
     assert meta["goal"] == "learn" and len(meta["suggestions"]) == 2
     assert meta["space"]["target_volume_L"] == 100000.0
     assert meta["model"] == "ar1" and meta["model_options"] == {"restarts": 1, "maxiter": 15}
+    assert meta["fit_choices"] == {}  # AR1 with its defaults chooses nothing
 
 
 @pytest.mark.parametrize(

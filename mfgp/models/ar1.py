@@ -373,7 +373,9 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             :func:`~mfgp.models.single_gp.matern52_kernel`) or ``"se"``
             (:func:`~mfgp.models.single_gp.se_kernel`). The configuration stores the name (so
             :meth:`load` rebuilds the same kernel), or ``"custom"`` for any other factory,
-            which must then be passed again to :meth:`load`.
+            which must then be passed again to :meth:`load`. A factory must return a fresh,
+            equal kernel on every call: it is called for every level at every build (and for
+            the candidate models of ``log_transform="auto"``).
 
     Priors (for normalised features and pooled-standardised outputs): lengthscale
     Gamma(3, 6), outputscale Gamma(2, 0.15) (default kernel), noise LogNormal(-4, 1) with a
