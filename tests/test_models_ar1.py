@@ -18,6 +18,8 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf, optimize_acqf_mixed
 from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.means import ConstantMean
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning, ModelFittingError
@@ -1069,3 +1071,21 @@ def test_for_simulator_choices_on_cuda() -> None:
     assert out[0][0] == out[1][0]
     torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(out[0][2], out[1][2], rtol=1e-3, atol=1e-8)
+
+
+@settings(max_examples=6, deadline=None)
+@given(scale=st.floats(min_value=1e-3, max_value=1e3))
+def test_log_evidence_shifts_by_the_jacobian_of_a_unit_change(scale: float) -> None:
+    """Invariant: measuring Y in other units (c Y) leaves every fit unchanged and shifts the log
+    evidence of both the identity and the log model by -N log c, so the choice of
+    log_transform="auto" does not depend on the units."""
+    X, Y = _multiplicative(torch.float64)
+    base = AR1MultiFidelityGP(log_transform="auto", restarts=1, maxiter=25).fit((X, Y))
+    scaled = AR1MultiFidelityGP(log_transform="auto", restarts=1, maxiter=25)
+    scaled.fit((X, scale * Y))
+    a = base.metadata["log_transform"]["log_evidence"]
+    b = scaled.metadata["log_transform"]["log_evidence"]
+    shift = -Y.shape[0] * math.log(scale)
+    for name in ("identity", "log"):
+        assert b[name] == pytest.approx(a[name] + shift, abs=1e-4 * (1 + abs(a[name])))
+    assert scaled.fit_choices() == base.fit_choices()
