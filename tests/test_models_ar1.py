@@ -1029,8 +1029,35 @@ def test_nugget_misfit_adds_the_levels_noise_carried_by_rho(dtype: torch.dtype) 
     noisy = m.predict(Xq, observation_noise=True).variance - m.predict(Xq).variance
     torch.testing.assert_close(noisy, torch.tensor([s0, s1, s1], dtype=dtype), **tol)
     assert AR1MultiFidelityGP.for_simulator().config["nugget"] == "misfit"
-    with pytest.raises(InputDataError, match="nugget must be 'noise' or 'misfit'"):
+    with pytest.raises(InputDataError, match="nugget must be 'noise', 'misfit' or a list"):
         AR1MultiFidelityGP(nugget="measurement")
+    with pytest.raises(InputDataError, match="nugget must be 'noise', 'misfit' or a list"):
+        AR1MultiFidelityGP(nugget=["misfit", "signal"])
+
+
+def test_nugget_per_level_codes_under_measurements() -> None:
+    """nugget=["misfit", "noise"]: the cheap level's misfit enters the posterior of both levels
+    (times rho^2 at the top); the top level's noise stays observation noise."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(restarts=1, maxiter=40).fit((X, Y))
+    mixed = copy.deepcopy(m)
+    mixed.config["nugget"] = ["misfit", "noise"]
+    Xq = torch.tensor([[0.3, 0.0], [0.3, 1.0], [0.7, 1.0]], dtype=torch.float64)
+    with torch.no_grad():
+        s0, s1 = (m._noise_per_level() * m.y_sd**2).tolist()
+        rho = float(m.levels_["1"].rho_a)
+    diff = mixed.predict(Xq).variance - m.predict(Xq).variance
+    torch.testing.assert_close(diff, torch.tensor([s0, rho**2 * s0, rho**2 * s0]).double())
+    noisy = mixed.predict(Xq, observation_noise=True).variance - mixed.predict(Xq).variance
+    torch.testing.assert_close(noisy, torch.tensor([0.0, s1, s1]).double())
+    # fitting with the option gives the same model
+    fitted = AR1MultiFidelityGP(nugget=["misfit", "noise"], restarts=1, maxiter=40).fit((X, Y))
+    torch.testing.assert_close(fitted.predict(Xq).variance, mixed.predict(Xq).variance)
+    mixed.config["nugget"] = ["misfit", "noise", "noise"]
+    with pytest.raises(InputDataError, match="list of 2 per-level values"):
+        mixed.predict(Xq)
+    with pytest.raises(InputDataError, match="list of 2 per-level values"):
+        AR1MultiFidelityGP(nugget=["misfit"] * 3, restarts=1).fit((X, Y))
 
 
 def test_nugget_misfit_with_a_level0_callable_and_linear_rho() -> None:

@@ -336,7 +336,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             up the levels by ``rho`` like ``delta_k``, so ``f_l(x)`` gets the variance
             ``sum_{k <= l} sigma_k^2 prod_{j=k+1..l} rho_j(x)^2``, correlated across levels at
             the same ``x``; ``observation_noise=True`` then adds nothing more (a run of the
-            code returns ``f`` itself). :meth:`for_simulator` uses ``"misfit"``.
+            code returns ``f`` itself). :meth:`for_simulator` uses ``"misfit"``. A list gives
+            one value per level (cheapest first; like ``noise``, the entry of a level-0
+            callable may be left out), for cheap levels that are codes under a measured top
+            level: ``["misfit", "misfit", "noise"]`` carries the codes' misfit into the
+            posterior of every level while the measurements' noise stays noise.
         hyperparameter_samples: in ``recursive`` mode, ``S >= 2`` integrates over the kernel
             hyperparameters of each level instead of plugging in their fitted values: ``S``
             seeded draws per level from their posterior, stored with the model. The draws come
@@ -425,7 +429,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         loo_variance: bool = True,
         joint_start: str = "recursive",
         hyperparameter_samples: int = 0,
-        nugget: str = "noise",
+        nugget: str | Sequence[str] = "noise",
     ) -> None:
         if mode not in ("recursive", "joint"):
             raise InputDataError(f"mode must be 'recursive' or 'joint', got {mode!r}")
@@ -435,8 +439,11 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             raise InputDataError(
                 f"delta_mean must be 'constant', 'linear' or 'zero', got {delta_mean!r}"
             )
-        if nugget not in ("noise", "misfit"):
-            raise InputDataError(f"nugget must be 'noise' or 'misfit', got {nugget!r}")
+        nuggets = [nugget] if isinstance(nugget, str) else list(nugget)
+        if not nuggets or any(v not in ("noise", "misfit") for v in nuggets):
+            raise InputDataError(
+                f"nugget must be 'noise', 'misfit' or a list of those per level, got {nugget!r}"
+            )
         if joint_start not in ("recursive", "default"):
             raise InputDataError(
                 f"joint_start must be 'recursive' or 'default', got {joint_start!r}"
@@ -493,7 +500,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             noise_prior=noise_prior,
             min_noise=float(min_noise),
             kernel=kernel_name,
-            nugget=nugget,
+            nugget=nugget if isinstance(nugget, str) else nuggets,
         )
         self.level0 = level0  # an nn.Module becomes a submodule (moved by .to())
         self._kernel_factory: KernelFactory = factory
@@ -659,6 +666,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                 raise InputDataError(f"noise variances must be >= 0, got {vals}")
             fixed = torch.tensor(vals, dtype=X.dtype) / y_sd.cpu() ** 2
         self.register_buffer("fixed_noise", fixed.to(X.device))
+        self._misfit_levels()  # a per-level nugget list must match the levels
         mean_dims = cfg["mean_features"] if cfg["mean_features"] is not None else list(range(d))
         self.levels_ = nn.ModuleDict()
         for k in range(g0, L):
@@ -1472,24 +1480,40 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     ) -> tuple[Tensor, Tensor]:
         """Mean and covariance of the (log-)response in data (log) units."""
         mean, cov = self._latent(X)
-        misfit = self.config.get("nugget", "noise") == "misfit"
-        if misfit:
-            cov = cov + self._misfit_cov(X)
+        misfit = self._misfit_levels()
+        if any(misfit):
+            cov = cov + self._misfit_cov(X, misfit)
         if isinstance(observation_noise, Tensor):
             nz = observation_noise.squeeze(-1).to(cov)
             cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
-        elif observation_noise and not misfit:
-            nz = self._level_noise()[X[..., -1].round().long()]
+        elif observation_noise:  # the noise of the "noise" levels only
+            keep = torch.tensor([not m for m in misfit], dtype=cov.dtype, device=cov.device)
+            nz = (self._level_noise() * keep)[X[..., -1].round().long()]
             cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
         return mean * self.y_sd + self.y_mu, cov * self.y_sd**2
 
-    def _misfit_cov(self, X: Tensor) -> Tensor:
-        """Covariance ``batch x n x n`` (standardised units) of the levels' nugget terms at
-        ``X`` with ``nugget="misfit"``: ``f_l(x)`` carries ``sum_{k <= l} c_k(x) e_k(x)`` with
+    def _misfit_levels(self) -> list[bool]:
+        """Per level (``L``), whether its nugget is misfit (``nugget``)."""
+        opt = self.config.get("nugget", "noise")
+        L = self.n_fidelities_
+        if isinstance(opt, str):
+            return [opt == "misfit"] * L
+        vals = list(opt)
+        if len(vals) == L - 1 and self.first_gp_level == 1:
+            vals = ["noise", *vals]
+        if len(vals) != L:
+            raise InputDataError(
+                f"nugget must be one value or a list of {L} per-level values, got {len(vals)}"
+            )
+        return [v == "misfit" for v in vals]
+
+    def _misfit_cov(self, X: Tensor, misfit: list[bool]) -> Tensor:
+        """Covariance ``batch x n x n`` (standardised units) of the nugget terms of the levels
+        flagged in ``misfit`` at ``X``: ``f_l(x)`` carries ``sum_{k <= l} c_k(x) e_k(x)`` with
         ``e_k`` white noise of level ``k``'s variance and ``c_k(x) = prod_{j=k+1..l}
         rho_j(x)``, so two points share a term only at the same features."""
         z, lev = self._z(X)
-        nz = self._level_noise()
+        nz = self._level_noise() * torch.tensor(misfit, dtype=X.dtype, device=X.device)
         cols = []
         for k in range(self.n_fidelities_):
             c = (lev >= k).to(X.dtype)
