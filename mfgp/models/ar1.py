@@ -1106,7 +1106,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                 total = -float(self._joint_nll()) * y.numel()
             else:
                 lev = X[:, -1].round().long()
-                state = self._recursive_state()
+                state = self._cached_recursive_state()  # reused by later posterior calls
                 total = 0.0
                 for i, k in enumerate(range(self.first_gp_level, self.n_fidelities_)):
                     sel = lev == k
