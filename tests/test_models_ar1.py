@@ -715,10 +715,15 @@ def test_registered_as_ar1_and_hybrid() -> None:
 @pytest.fixture(scope="module")
 def fitted() -> dict[str, AR1MultiFidelityGP]:
     X, Y = _ar1_data(torch.float64, n=(20, 8))
-    return {
+    out = {
         mode: AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=30).fit((X, Y))
         for mode in ("recursive", "joint")
     }
+    # for_simulator's choices: the log model (positive, multiplicative levels), nugget as misfit
+    sim = AR1MultiFidelityGP.for_simulator(restarts=1, maxiter=30, hyperparameter_samples=0)
+    out["simulator"] = sim.fit(_multiplicative(torch.float64))
+    assert out["simulator"].fit_choices() == {"log_transform": "log"}
+    return out
 
 
 @pytest.mark.parametrize("mode", ["recursive", "joint"])
@@ -744,7 +749,7 @@ def test_condition_on_observations_and_fantasize(fitted, mode: str) -> None:
     assert fm.posterior(_grid(5, 1, torch.float64)).mean.shape == (4, 3, 5, 1)
 
 
-@pytest.mark.parametrize("mode", ["recursive", "joint"])
+@pytest.mark.parametrize("mode", ["recursive", "joint", "simulator"])
 def test_qmfkg_with_project_and_optimize_acqf(fitted, mode: str) -> None:
     m = fitted[mode]
     top = 1.0
