@@ -71,7 +71,6 @@ References:
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import math
 import warnings
@@ -101,7 +100,14 @@ from mfgp.exceptions import (
     ModelFittingError,
     NumericalWarning,
 )
-from mfgp.models.base import Z95, Prediction, ScaleUpModel, as_training_tensors, register_model
+from mfgp.models.base import (
+    Z95,
+    Prediction,
+    ScaleUpModel,
+    as_training_tensors,
+    model_option_names,
+    register_model,
+)
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
 from mfgp.models.hyper_mcmc import flat_params, mixture_moments, sample_level, set_params
 from mfgp.models.single_gp import matern52_kernel, se_kernel
@@ -238,7 +244,7 @@ class _Level(gpytorch.Module):
 KERNELS: dict[str, KernelFactory] = {"matern52": matern52_kernel, "se": se_kernel}
 
 
-def _kernel_factory(kernel: KernelFactory | str | None) -> tuple[KernelFactory, str]:
+def _resolve_kernel(kernel: KernelFactory | str | None) -> tuple[KernelFactory, str]:
     """The factory and the configuration name of AR1's ``kernel`` argument."""
     if kernel is None:
         return matern52_kernel, "matern52"
@@ -480,7 +486,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             raise InputDataError(f"rho_slope_sd must be None or > 0, got {rho_slope_sd}")
         if fit_rows is not None and int(fit_rows) < 10:
             raise InputDataError(f"fit_rows must be None or >= 10, got {fit_rows}")
-        factory, kernel_name = _kernel_factory(kernel)
+        factory, kernel_name = _resolve_kernel(kernel)
         super().__init__(
             mode=mode,
             rho=rho,
@@ -1041,7 +1047,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             }
             log.info("log_transform='auto': identity (a target or level-0 value is <= 0)")
             return None
-        init = inspect.signature(AR1MultiFidelityGP.__init__).parameters
+        init = set(model_option_names(AR1MultiFidelityGP.name))
         base = {k: v for k, v in self.config.items() if k in init and k != "kernel"}
         base.update(loo_variance=False, hyperparameter_samples=0)
         fitted: dict[str, AR1MultiFidelityGP] = {}
