@@ -1089,6 +1089,29 @@ def test_nugget_misfit_with_a_level0_callable_and_linear_rho() -> None:
     assert torch.linalg.eigvalsh(cov).min() > 0
 
 
+def test_predict_floors_the_latent_variance_before_the_misfit_nugget(monkeypatch) -> None:
+    """A latent variance that round-off made negative is floored at 0 before the misfit nugget
+    is added, so predict's variance keeps the nugget (flooring the sum lost it: a variance of
+    exactly 0 at an untrained point); the posterior's covariance is unchanged."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(nugget="misfit", restarts=1, maxiter=40).fit((X, Y))
+    Xq = torch.tensor([[0.3, 0.0], [0.3, 1.0], [0.7, 1.0]], dtype=torch.float64)
+    with torch.no_grad():
+        s0, s1 = (m._noise_per_level() * m.y_sd**2).tolist()
+        rho = float(m.levels_["1"].rho_a)
+    nugget = torch.tensor([s0, s1 + rho**2 * s0, s1 + rho**2 * s0], dtype=torch.float64)
+    latent = m._latent(Xq)
+    bent = latent[1].clone()
+    bent.diagonal().copy_(torch.tensor([-1.0, 0.2, -1e-9]) / m.y_sd**2)  # round-off at 0 and 2
+    monkeypatch.setattr(m, "_latent", lambda X: (latent[0], bent))
+    var = m.predict(Xq).variance
+    expected = nugget + torch.tensor([0.0, 0.2, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(var, expected)
+    assert (var > 0).all()
+    full = m.posterior(Xq).mvn.covariance_matrix.diagonal()  # the full covariance as it is
+    torch.testing.assert_close(full[1], expected[1])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 def test_for_simulator_choices_on_cuda() -> None:
     """log_transform="auto" and nugget="misfit" (for_simulator) run on CUDA and match CPU."""

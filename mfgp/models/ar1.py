@@ -1482,10 +1482,19 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         return self._cached("_joint_cache", self._joint_base, cond=False)
 
     def _internal_posterior(
-        self, X: Tensor, observation_noise: bool | Tensor
+        self, X: Tensor, observation_noise: bool | Tensor, *, diagonal: bool = False
     ) -> tuple[Tensor, Tensor]:
-        """Mean and covariance of the (log-)response in data (log) units."""
+        """Mean and covariance of the (log-)response in data (log) units.
+
+        With ``diagonal``, the latent covariance is reduced to its diagonal, floored at 0,
+        before the nugget and noise terms are added (for :meth:`predict`): a latent variance
+        computed as prior minus explained variance can come out slightly negative by round-off
+        where the data pin it down, and flooring the sum instead would also remove the
+        misfit nugget that belongs there.
+        """
         mean, cov = self._latent(X)
+        if diagonal:
+            cov = torch.diag_embed(cov.diagonal(dim1=-2, dim2=-1).clamp_min(0))
         misfit = self._misfit_levels()
         if any(misfit):
             cov = cov + self._misfit_cov(X, misfit)
@@ -1570,8 +1579,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         (always positive)."""
         self._check_X(X)
         with torch.no_grad():
-            mean, cov = self._internal_posterior(X, observation_noise)
-            var = cov.diagonal(dim1=-2, dim2=-1).clamp_min(0)
+            mean, cov = self._internal_posterior(X, observation_noise, diagonal=True)
+            var = cov.diagonal(dim1=-2, dim2=-1)
         if not self.log_transform_:
             return Prediction.gaussian(mean, var)
         sd = var.sqrt()
