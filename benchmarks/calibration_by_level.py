@@ -24,8 +24,9 @@ Usage::
     .venv/bin/python benchmarks/calibration_by_level.py --problems park,branin \\
         --models ar1_sim,nargp --seeds 3 --threads 1 --out /tmp/cal
 
-Writes ``calibration_by_level.{csv,json,md,png}`` into ``--out`` (default
-``benchmarks/results/``), rewritten after every seed.
+Writes ``calibration_by_level.{csv,json,md}`` into ``--out`` (default ``benchmarks/results/``)
+after every seed, so an interrupted run keeps what it finished, and the figure
+``calibration_by_level.png`` at the end.
 """
 
 from __future__ import annotations
