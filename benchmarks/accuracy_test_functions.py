@@ -57,6 +57,7 @@ from mfgp import io, metrics
 from mfgp.benchmarks.functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
 from mfgp.benchmarks.harness import parse_seeds
 from mfgp.benchmarks.peers import MFGPAdapter, Peer, get_peer
+from mfgp.models.base import Z95
 
 OUT = Path(__file__).resolve().parent / "results"
 MFGP_MODELS = ("ar1", "ar1_sim", "ar1_sim_plugin", "nargp", "nargp_mix")
@@ -134,7 +135,7 @@ def evaluate(
         "status": "ok",
         "nrmse": metrics.nrmse(y, mean),
         "nlpd": metrics.nlpd(y, mean, var),
-        "coverage95": metrics.coverage(y, mean - 1.959964 * sd, mean + 1.959964 * sd),
+        "coverage95": metrics.coverage(y, mean - Z95 * sd, mean + Z95 * sd),
         "fit_predict_s": elapsed,
         # what the fit chose (e.g. log_transform=log), as "key=value; ..."; empty if nothing
         "fit_info": "; ".join(

@@ -47,13 +47,13 @@ import torch
 from mfgp import io, metrics
 from mfgp.benchmarks.functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
 from mfgp.benchmarks.harness import parse_seeds
+from mfgp.models.base import Z95
 
 OUT = Path(__file__).resolve().parent / "results"
 NAME = "calibration_by_level"
 # the problems whose top-level coverage misses [0.90, 0.98] for some mfgp model
 DEFAULT_PROBLEMS = ("forrester", "nonlinear_pair", "currin")
 DEFAULT_MODELS = ("ar1_sim", "ar1_sim_plugin", "nargp", "nargp_mix")
-Z95 = 1.959964
 
 
 def _accuracy_script() -> ModuleType:
@@ -155,6 +155,8 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from mfgp.report import save_figure
+
     ok = rows[rows["status"] == "ok"]
     problems = list(dict.fromkeys(ok["problem"]))
     if not problems:
@@ -180,10 +182,7 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
     axes[0][0].set_ylabel("z_rms (1 = calibrated; > 1 bands too narrow)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=110)
 
 
 def write(out: Path, records: list[dict[str, Any]], meta: dict[str, Any]) -> None:
