@@ -253,3 +253,33 @@ def test_hyperparameter_samples_reproducible_and_saved(tmp_path, pair, mixed):
     for bad in (1, -1):
         with pytest.raises(InputDataError, match="hyperparameter_samples"):
             NARGP(hyperparameter_samples=bad)
+
+
+def test_warm_start_keeps_or_starts_from_a_previous_fit(pair, fitted):
+    """``warm_start`` loads a previous fit's hyperparameters as the first start: with
+    ``restarts=1, maxiter=0`` the refit on new data has exactly those hyperparameters (and a
+    different posterior, from the new data); a model of another shape or an unknown option
+    raises."""
+    X, Y, Xt, _ = pair
+    keep = X[:, -1] == 0
+    keep[torch.nonzero(X[:, -1] == 1).squeeze(-1)[:10]] = True  # 10 of the 14 top rows
+    again = NARGP(**{**FAST, "restarts": 1}).fit(
+        (X[keep], Y[keep]), seed=0, warm_start=fitted, maxiter=0
+    )
+    for (name, v), (name2, w) in zip(
+        fitted.levels_.named_parameters(), again.levels_.named_parameters(), strict=True
+    ):
+        assert name == name2
+        torch.testing.assert_close(w, v, rtol=0, atol=0)
+    assert not torch.allclose(again.predict(Xt).mean, fitted.predict(Xt).mean)
+    cold = NARGP(**{**FAST, "restarts": 1}).fit((X[keep], Y[keep]), seed=0, maxiter=0)
+    assert not torch.equal(
+        cold.levels_[1].covar_module.kernels[0].outputscale,
+        fitted.levels_[1].covar_module.kernels[0].outputscale,
+    )
+    with pytest.raises(InputDataError, match="warm_start has different"):
+        NARGP(**FAST, kernel="matern52").fit((X, Y), warm_start=fitted, maxiter=0)
+    with pytest.raises(InputDataError, match="warm_start must be a fitted NARGP"):
+        NARGP(**FAST).fit((X, Y), warm_start=NARGP())
+    with pytest.raises(InputDataError, match="unknown fit options"):
+        NARGP(**FAST).fit((X, Y), warmstart=fitted)

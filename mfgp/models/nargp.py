@@ -250,12 +250,29 @@ class NARGP(ScaleUpModel):
 
     # ------------------------------------------------------------------ fitting
     def _optimize(self, *, seed: int | None, **options: Any) -> None:
+        """Options: ``restarts``, ``maxiter`` (override the configuration) and ``warm_start``, a
+        fitted NARGP with the same number of levels and kernel, whose hyperparameters (in
+        its unit-cube and standardised units) start the first restart of every level instead
+        of the default start; the later restarts still draw random starts. With
+        ``restarts=1, maxiter=0`` the warm model's hyperparameters are kept as they are
+        (conditioning them on new data, as in a sequential design)."""
+        unknown = sorted(set(options) - {"restarts", "maxiter", "warm_start"})
+        if unknown:
+            raise InputDataError(
+                f"unknown fit options {unknown}; use restarts, maxiter or warm_start"
+            )
         maxiter = int(options.get("maxiter", self.config["maxiter"]))
         restarts = int(options.get("restarts", self.config["restarts"]))
+        if maxiter < 0 or restarts < 1:
+            raise InputDataError(f"need maxiter >= 0 and restarts >= 1, got {maxiter}, {restarts}")
+        warm = options.get("warm_start")
+        if warm is not None:
+            self._check_warm_start(warm)
         for k, gp in enumerate(self.levels_):
             if k > 0:
                 self._set_level_inputs(k)
-            self._fit_level(k, gp, restarts=restarts, maxiter=maxiter, seed=seed)
+            start = None if warm is None else warm.levels_[k]
+            self._fit_level(k, gp, restarts=restarts, maxiter=maxiter, seed=seed, warm=start)
         if self.config.get("hyperparameter_samples", 0):
             self._sample_hyperparameters(seed)
 
@@ -315,20 +332,45 @@ class NARGP(ScaleUpModel):
             mean = self._latent(self.levels_[j], xa, False)[0]
         return mean
 
+    def _check_warm_start(self, warm: Any) -> None:
+        """``warm`` must be a fitted NARGP whose levels have this model's parameters."""
+        if not isinstance(warm, NARGP) or not getattr(warm, "fitted_", False):
+            raise InputDataError("warm_start must be a fitted NARGP")
+        mine = {k: tuple(v.shape) for k, v in self.levels_.named_parameters()}
+        theirs = {k: tuple(v.shape) for k, v in warm.levels_.named_parameters()}
+        if mine != theirs or warm.config["kernel"] != self.config["kernel"]:
+            raise InputDataError(
+                "warm_start has different levels or parameters (another number of fidelities, "
+                "features or kernel); fit it with the same configuration"
+            )
+
     def _fit_level(
-        self, k: int, gp: SingleTaskGP, *, restarts: int, maxiter: int, seed: int | None
+        self,
+        k: int,
+        gp: SingleTaskGP,
+        *,
+        restarts: int,
+        maxiter: int,
+        seed: int | None,
+        warm: SingleTaskGP | None = None,
     ) -> None:
         mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
         best_loss, best_state = float("inf"), None
         gen = torch.Generator().manual_seed(1_000_003 * (0 if seed is None else seed) + k)
         for r in range(restarts):
             _initialise(gp, gen, first=r == 0, min_noise=self.config["min_noise"])
+            if r == 0 and warm is not None:  # parameters only (not the draws, not the data)
+                params = {n: p.detach() for n, p in warm.named_parameters()}
+                gp.load_state_dict(params, strict=False)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fit_gpytorch_mll(
-                        mll, optimizer_kwargs={"options": {"maxiter": maxiter}}, max_attempts=2
-                    )
+                    if maxiter > 0:  # BoTorch's retries would draw new starts at maxiter=0
+                        fit_gpytorch_mll(
+                            mll,
+                            optimizer_kwargs={"options": {"maxiter": maxiter}},
+                            max_attempts=2,
+                        )
             except (BoTorchFittingError, RuntimeError, ValueError) as err:
                 warnings.warn(
                     f"NARGP level {k} restart {r} failed: {err}", NumericalWarning, stacklevel=3
