@@ -26,7 +26,7 @@ far below what a float64 factorisation of its kernel matrix tolerates. mpmath is
 
 Usage::
 
-    .venv/bin/python benchmarks/round_off_bands.py                # 5 seeds, 8 nuggets
+    .venv/bin/python benchmarks/round_off_bands.py                # 5 seeds, 11 nuggets
     .venv/bin/python benchmarks/round_off_bands.py --seeds 1 --nuggets 1e-12,1e-30 \\
         --digits 60 --out /tmp/roundoff
 
@@ -61,7 +61,7 @@ OUT = Path(__file__).resolve().parent / "results"
 NAME = "round_off_bands"
 PROBLEM = "forrester"
 MODEL = "ar1_sim_plugin"
-DEFAULT_NUGGETS = "1e-12,1e-16,1e-20,1e-24,1e-28,1e-29,1e-30,1e-32"
+DEFAULT_NUGGETS = "1e-12,1e-13,1e-14,1e-16,1e-20,1e-24,1e-28,1e-29,1e-30,1e-31,1e-32"
 
 
 def se_gp_mp(
@@ -190,7 +190,7 @@ def run_seed(seed: int, nuggets: list[float], digits: int, n_test: int) -> list[
         {
             **base,
             "computation": "fitted model (float64)",
-            "nugget": hyper["fitted_noise"],
+            "nugget": float(f"{hyper['fitted_noise']:.3g}"),  # one group across seeds
             "status": "ok",
             **scores(truth, pred.mean.reshape(-1), pred.variance.reshape(-1)),
         }
@@ -235,14 +235,19 @@ def run_seed(seed: int, nuggets: list[float], digits: int, n_test: int) -> list[
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per computation and nugget: median scores over the seeds where it ran, and on how many
-    seeds it ran."""
-    ok = rows[rows["status"] == "ok"]
+    """Per computation and nugget: median scores over the seeds where it ran (``seeds_ok``
+    of ``seeds``) and, where it failed on some seed, why (``failure``)."""
     cols = ["nrmse", "coverage95", "z_rms", "median_sd_over_abs_error", "negative_variances"]
     keys = ["computation", "nugget"]
-    out = ok.groupby(keys, sort=False)[cols].median()
+    groups = rows.groupby(keys, sort=False)
+    out = groups["seed"].nunique().rename("seeds").to_frame()
+    ok = rows[rows["status"] == "ok"]
+    out = out.join(ok.groupby(keys, sort=False)[cols].median())
     out["seeds_ok"] = ok.groupby(keys, sort=False)["seed"].nunique()
-    out["seeds"] = rows.groupby(keys, sort=False)["seed"].nunique()
+    out["seeds_ok"] = out["seeds_ok"].fillna(0).astype(int)
+    failed = rows[rows["status"] != "ok"]
+    out["failure"] = failed.groupby(keys, sort=False)["status"].first()
+    out["failure"] = out["failure"].fillna("")
     return out.reset_index()
 
 
@@ -269,9 +274,13 @@ def markdown(rows: pd.DataFrame, meta: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in summ.itertuples():
+        head = f"| {r.computation} | {r.nugget:.0e} | "
+        if r.seeds_ok == 0:
+            lines.append(head + f"{r.failure} | | | | | 0/{r.seeds} |")
+            continue
         lines.append(
-            f"| {r.computation} | {r.nugget:.0e} | {r.nrmse:.2e} | {r.coverage95:.3f} | "
-            f"{r.z_rms:.3g} | {r.median_sd_over_abs_error:.3g} | {r.negative_variances:g} | "
+            head + f"{r.nrmse:.2e} | {r.coverage95:.3f} | {r.z_rms:.3g} | "
+            f"{r.median_sd_over_abs_error:.3g} | {r.negative_variances:g} | "
             f"{r.seeds_ok}/{r.seeds} |"
         )
     lines += ["", "Fitted level-0 hyperparameters (standardised units):", ""]

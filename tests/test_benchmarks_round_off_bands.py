@@ -71,7 +71,9 @@ def test_run_writes_files_and_checks_arguments(rob, tmp_path) -> None:
     assert tiny["status"].iloc[0] == "Cholesky failed"
     meta = json.loads((tmp_path / "round_off_bands.json").read_text())
     assert meta["digits"] == 40 and meta["nuggets"] == [1e-12, 1e-30]
-    assert "| 40 digits | 1e-30 |" in (tmp_path / "round_off_bands.md").read_text()
+    text = (tmp_path / "round_off_bands.md").read_text()
+    assert "| 40 digits | 1e-30 |" in text
+    assert "| float64 | 1e-30 | Cholesky failed | | | | | 0/1 |" in text
     for bad in (["--nuggets", "0,1e-3"], ["--nuggets", "a"], ["--digits", "10"]):
         with pytest.raises(SystemExit):
             rob.main([*bad, "--out", str(tmp_path)])
