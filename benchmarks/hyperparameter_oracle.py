@@ -163,6 +163,7 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     from mfgp.report import save_figure
 
@@ -171,8 +172,13 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
     if not problems:
         return
     models = list(dict.fromkeys(ok["model"]))
-    fig, axes = plt.subplots(1, len(problems), figsize=(3.2 * len(problems), 3.3), squeeze=False)
-    for ax, p in zip(axes[0], problems, strict=True):
+    ncol = min(4, len(problems))
+    nrow = -(-len(problems) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.2 * nrow), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(problems) :]:
+        ax.set_visible(False)
+    for ax, p in zip(flat, problems, strict=False):
         sub = ok[ok["problem"] == p]
         for i, m in enumerate(models):
             sm = sub[sub["model"] == m]
@@ -200,12 +206,23 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
                 )
         ax.axhspan(0.90, 0.98, color="0.85", zorder=0)
         ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        if hi / lo < 100:  # label 2x and 5x ticks only on axes spanning under two decades
+            ax.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        else:
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("NRMSE")
         ax.set_title(p)
-    axes[0][0].set_ylabel("95 % coverage (band: 0.90-0.98)")
-    axes[0][-1].legend(fontsize=6)
+    for row in axes:
+        row[0].set_ylabel("95 % coverage (band 0.90-0.98)")
+    flat[len(problems) - 1].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
+
+
+def _minor_label(value: float, _pos: int) -> str:
+    """Label the minor log ticks at 2 and 5 times a power of ten only (no overlaps)."""
+    return f"{value:.0e}".replace("e-0", "e-") if f"{value:.0e}"[0] in "25" else ""
 
 
 def write(out: Path, records: list[dict[str, Any]], meta: dict[str, Any]) -> None:
