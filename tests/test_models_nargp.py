@@ -283,3 +283,5 @@ def test_warm_start_keeps_or_starts_from_a_previous_fit(pair, fitted):
         NARGP(**FAST).fit((X, Y), warm_start=NARGP())
     with pytest.raises(InputDataError, match="unknown fit options"):
         NARGP(**FAST).fit((X, Y), warmstart=fitted)
+    with pytest.raises(InputDataError, match="restarts >= 1"):
+        NARGP(**FAST).fit((X, Y), restarts=0)
