@@ -37,6 +37,7 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -185,14 +186,43 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
     save_figure(fig, path, dpi=110)
 
 
-def write(out: Path, records: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+def run_meta(script: str, argv: list[str] | None, **extra: Any) -> dict[str, Any]:
+    """Provenance of a run of ``benchmarks/<script>.py`` (command, date, revision, threads,
+    load, machine, versions; the accuracy benchmark's :func:`new_run`) plus ``extra``, which
+    may override any of them. Shared by the diagnostic scripts built on this one."""
+    acc = _accuracy_script()
+    args_list = sys.argv[1:] if argv is None else argv
+    run = acc.new_run("python " + " ".join([f"benchmarks/{script}.py", *args_list]))
+    meta = {
+        "script": f"benchmarks/{script}.py",
+        "command": run["command"],
+        "date": run["date"],
+        "revision": run["revision"],
+        "threads": run["torch_threads"],
+        "load_average_at_start": run["load_average_at_start"],
+        "machine": acc.machine_info(),
+        "versions": io.versions(),
+    }
+    return {**meta, **extra}
+
+
+def write_results(
+    out: Path,
+    name: str,
+    records: list[dict[str, Any]],
+    meta: dict[str, Any],
+    summarise: Callable[[pd.DataFrame], pd.DataFrame],
+    markdown: Callable[[pd.DataFrame, dict[str, Any]], str],
+) -> None:
+    """Write ``<name>.csv`` (the records), ``.json`` (``meta`` and the summary) and ``.md``
+    into ``out``, each atomically (temp file, then rename)."""
     frame = pd.DataFrame(records)
-    io.atomic_write_csv(out / f"{NAME}.csv", frame)
+    io.atomic_write_csv(out / f"{name}.csv", frame)
     io.atomic_write_json(
-        out / f"{NAME}.json",
+        out / f"{name}.json",
         {**meta, "summary": summarise(frame).to_dict("records") if len(frame) else []},
     )
-    io.atomic_write_text(out / f"{NAME}.md", markdown(frame, meta))
+    io.atomic_write_text(out / f"{name}.md", markdown(frame, meta))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,22 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(models) - set(acc.MFGP_MODELS))
     if unknown:
         ap.error(f"unknown models {unknown}; choose from {', '.join(acc.MFGP_MODELS)}")
-    args_list = sys.argv[1:] if argv is None else argv
-    run = acc.new_run("python " + " ".join([f"benchmarks/{NAME}.py", *args_list]))
-    meta = {
-        "script": f"benchmarks/{NAME}.py",
-        "command": run["command"],
-        "date": run["date"],
-        "revision": run["revision"],
-        "threads": run["torch_threads"],
-        "load_average_at_start": run["load_average_at_start"],
-        "machine": acc.machine_info(),
-        "versions": io.versions(),
-        "seeds": seeds,
-        "n_test": args.n_test,
-        "quick": args.quick,
-        "sizes": {p: list(DEFAULT_SIZES[p]) for p in problems},
-    }
+    meta = run_meta(
+        NAME,
+        argv,
+        seeds=seeds,
+        n_test=args.n_test,
+        quick=args.quick,
+        sizes={p: list(DEFAULT_SIZES[p]) for p in problems},
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     for p in problems:
@@ -271,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                     + f"  {secs:.1f}s",
                     flush=True,
                 )
-            write(args.out, records, meta)
+            write_results(args.out, NAME, records, meta, summarise, markdown)
     plot(pd.DataFrame(records), args.out / f"{NAME}.png")
     return 0
 

@@ -47,7 +47,6 @@ from typing import Any
 import pandas as pd
 import torch
 
-from mfgp import io
 from mfgp.benchmarks.functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
 from mfgp.benchmarks.harness import parse_seeds
 from mfgp.models.base import ScaleUpModel
@@ -226,18 +225,7 @@ def _minor_label(value: float, _pos: int) -> str:
     return f"{value:.0e}".replace("e-0", "e-") if f"{value:.0e}"[0] in "25" else ""
 
 
-def write(out: Path, records: list[dict[str, Any]], meta: dict[str, Any]) -> None:
-    frame = pd.DataFrame(records)
-    io.atomic_write_csv(out / f"{NAME}.csv", frame)
-    io.atomic_write_json(
-        out / f"{NAME}.json",
-        {**meta, "summary": summarise(frame).to_dict("records") if len(frame) else []},
-    )
-    io.atomic_write_text(out / f"{NAME}.md", markdown(frame, meta))
-
-
 def main(argv: list[str] | None = None) -> int:
-    acc = cal._accuracy_script()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="5", help="number of seeds (0..N-1) or a comma list")
     ap.add_argument(
@@ -269,23 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(models) - set(PLUGIN_MODELS))
     if unknown:
         ap.error(f"unknown or non-plug-in models {unknown}; choose from {', '.join(PLUGIN_MODELS)}")
-    args_list = sys.argv[1:] if argv is None else argv
-    run = acc.new_run("python " + " ".join([f"benchmarks/{NAME}.py", *args_list]))
-    meta = {
-        "script": f"benchmarks/{NAME}.py",
-        "command": run["command"],
-        "date": run["date"],
-        "revision": run["revision"],
-        "threads": run["torch_threads"],
-        "load_average_at_start": run["load_average_at_start"],
-        "machine": acc.machine_info(),
-        "versions": io.versions(),
-        "seeds": seeds,
-        "n_test": args.n_test,
-        "factor": args.factor,
-        "quick": args.quick,
-        "sizes": {p: list(DEFAULT_SIZES[p]) for p in problems},
-    }
+    meta = cal.run_meta(
+        NAME,
+        argv,
+        seeds=seeds,
+        n_test=args.n_test,
+        factor=args.factor,
+        quick=args.quick,
+        sizes={p: list(DEFAULT_SIZES[p]) for p in problems},
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     for p in problems:
@@ -311,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     flush=True,
                 )
-            write(args.out, records, meta)
+            cal.write_results(args.out, NAME, records, meta, summarise, markdown)
     plot(pd.DataFrame(records), args.out / f"{NAME}.png")
     return 0
 

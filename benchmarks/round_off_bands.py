@@ -324,18 +324,7 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
     save_figure(fig, path, dpi=110)
 
 
-def write(out: Path, records: list[dict[str, Any]], meta: dict[str, Any]) -> None:
-    frame = pd.DataFrame(records)
-    io.atomic_write_csv(out / f"{NAME}.csv", frame)
-    io.atomic_write_json(
-        out / f"{NAME}.json",
-        {**meta, "summary": summarise(frame).to_dict("records") if len(frame) else []},
-    )
-    io.atomic_write_text(out / f"{NAME}.md", markdown(frame, meta))
-
-
 def main(argv: list[str] | None = None) -> int:
-    acc = cal._accuracy_script()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="5", help="number of seeds (0..N-1) or a comma list")
     ap.add_argument("--nuggets", default=DEFAULT_NUGGETS, help="comma list of nuggets > 0")
@@ -356,21 +345,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.digits < 20:
         ap.error(f"--digits must be >= 20 (float64 carries about 16), got {args.digits}")
     seeds = parse_seeds(args.seeds)
-    args_list = sys.argv[1:] if argv is None else argv
-    run = acc.new_run("python " + " ".join([f"benchmarks/{NAME}.py", *args_list]))
-    meta = {
-        "script": f"benchmarks/{NAME}.py",
-        "command": run["command"],
-        "date": run["date"],
-        "revision": run["revision"],
-        "machine": acc.machine_info(),
-        "versions": {**io.versions(), "mpmath": mpmath.__version__},
-        "seeds": seeds,
-        "nuggets": nuggets,
-        "digits": args.digits,
-        "n_test": args.n_test,
-        "sizes": list(DEFAULT_SIZES[PROBLEM]),
-    }
+    meta = cal.run_meta(
+        NAME,
+        argv,
+        versions={**io.versions(), "mpmath": mpmath.__version__},
+        seeds=seeds,
+        nuggets=nuggets,
+        digits=args.digits,
+        n_test=args.n_test,
+        sizes=list(DEFAULT_SIZES[PROBLEM]),
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     for seed in seeds:
@@ -388,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         print(f"seed {seed} done in {time.perf_counter() - t0:.0f}s", flush=True)
-        write(args.out, records, meta)
+        cal.write_results(args.out, NAME, records, meta, summarise, markdown)
     plot(pd.DataFrame(records), args.out / f"{NAME}.png")
     return 0
 
