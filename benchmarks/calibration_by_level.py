@@ -32,6 +32,7 @@ after every seed, so an interrupted run keeps what it finished, and the figure
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import logging
 import sys
@@ -57,9 +58,10 @@ DEFAULT_PROBLEMS = ("forrester", "nonlinear_pair", "currin")
 DEFAULT_MODELS = ("ar1_sim", "ar1_sim_plugin", "nargp", "nargp_mix")
 
 
+@functools.cache
 def _accuracy_script() -> ModuleType:
     """``accuracy_test_functions.py`` (its model settings and run provenance are reused, so
-    that the two benchmarks fit exactly the same models)."""
+    that the two benchmarks fit exactly the same models), loaded once per process."""
     path = Path(__file__).resolve().parent / "accuracy_test_functions.py"
     spec = importlib.util.spec_from_file_location("accuracy_test_functions", path)
     assert spec is not None and spec.loader is not None
