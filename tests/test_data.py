@@ -130,7 +130,7 @@ def test_csv_round_trip_and_semicolons(tmp_path, seed_frame):
 BAD_CASES = {
     "missing volume column": (lambda f: f.drop(columns=["V", "scale"]), "no volume column"),
     "scale index only": (lambda f: f.drop(columns=["V"]), "scale index"),
-    "unknown text column": (lambda f: f.assign(notes="ok"), "unknown column 'notes'"),
+    "unknown text column": (lambda f: f.assign(notes="ok"), "column 'notes' holds text"),
     "non-numeric volume": (
         lambda f: f.assign(V=f["V"].astype(object).where(f.index != 3, "ten")),
         "non-numeric values at rows \\[3\\]",
@@ -142,7 +142,7 @@ BAD_CASES = {
     "nan target": (lambda f: f.assign(C=f["C"].where(f.index != 7)), "NaN.*rows \\[7\\]"),
     "inf time": (
         lambda f: f.assign(t=f["t"].where(f.index != 2, np.inf)),
-        "'time_h'.*rows \\[2\\]",
+        "time column 't'.*rows \\[2\\]",
     ),
     "zero volume": (lambda f: f.assign(V=f["V"].where(f.index != 0, 0.0)), "must be > 0"),
     "negative volume": (lambda f: f.assign(V=-f["V"]), "must be > 0"),

@@ -1,38 +1,14 @@
-"""The data layer: a long-format CSV or DataFrame in, validated tensors and splits out.
+"""ScaleUpData: a validated table as canonical columns, fidelity levels and tensors.
 
-One row per observation (DESIGN.md, "Data convention"). Canonical columns and accepted aliases:
-
-============  ==============================  ===============================================
-column        aliases                         meaning
-============  ==============================  ===============================================
-volume_L      V, volume, scale_L              working volume in litres (> 0)
-time_h        t, time                         culture time in hours (optional)
-fidelity      source, level                   information source, low to high (optional)
-run_id        batch, run                      groups the rows of one run (optional)
-============  ==============================  ===============================================
-
-The target is any column chosen by name; every other numeric column is an operating variable
-(rpm, vvm, P/V, temperature, ...). A column ``scale`` holding small integers next to a volume
-column is a scale index (1, 2, 3, ...), never litres: it is kept aside, not used as a feature.
-
-Tensors: ``X`` is ``n x (d + 1)`` with columns ``log10_volume_L``, ``time_h`` (if present), the
-operating variables, and the **fidelity index last** (0 = cheapest, highest = measured truth);
-``Y`` is ``n x 1``. Both are float64 by default, on the chosen device.
-
-Every problem found in the input raises :class:`~mfgp.exceptions.InputDataError` naming the
-column, the offending rows (0-based data rows; the file line is row + 2) or values, and a fix.
-
->>> import pandas as pd
->>> df = pd.DataFrame({"V": [1.0, 1.0, 10.0, 10.0], "t": [0, 5, 0, 5], "C": [0.1, 2, 0.1, 1.5]})
->>> data = ScaleUpData(df, target="C")
->>> data.feature_names, tuple(data.X.shape)
-(['log10_volume_L', 'time_h'], (4, 3))
+The canonical columns and their aliases are in :data:`ALIASES`; the checks are in
+:mod:`mfgp.data.validation` and the splits in :mod:`mfgp.data.splits`.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,16 +18,28 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from mfgp.exceptions import InputDataError
+from mfgp.data import splits
+from mfgp.data.reading import read_table_with_lines
+from mfgp.data.validation import (
+    RowNames,
+    blank_cells_to_nan,
+    check_magnitudes,
+    check_minimum,
+    check_unique_names,
+    constant_columns,
+    drop_empty_columns,
+    drop_separator_rows,
+    duplicate_rows,
+    far_outside_scale,
+    ignore_hint,
+    missing_volume,
+    numeric_column,
+    operating_columns,
+)
+from mfgp.exceptions import DataWarning, InputDataError
 from mfgp.settings import resolve_device, resolve_dtype
 
-__all__ = [
-    "ALIASES",
-    "DEFAULT_FIDELITY_ORDER",
-    "TOP_FIDELITY_NAME",
-    "ScaleUpData",
-    "read_table",
-]
+__all__ = ["ALIASES", "DEFAULT_FIDELITY_ORDER", "TOP_FIDELITY_NAME", "ScaleUpData"]
 
 log = logging.getLogger(__name__)
 
@@ -77,76 +65,7 @@ DEFAULT_FIDELITY_ORDER: tuple[str, ...] = (
 #: Name of the single level when the data have no fidelity column.
 TOP_FIDELITY_NAME = "measured"
 
-_NOT_CSV_SUFFIXES = {
-    ".xlsx": "an Excel workbook",
-    ".xls": "an Excel workbook",
-    ".json": "a JSON file",
-    ".parquet": "a Parquet file",
-    ".pkl": "a pickle",
-    ".pickle": "a pickle",
-    ".feather": "a Feather file",
-    ".h5": "an HDF5 file",
-    ".hdf5": "an HDF5 file",
-    ".npy": "a NumPy array",
-    ".npz": "a NumPy archive",
-    ".zip": "a zip archive",
-    ".png": "an image",
-    ".jpg": "an image",
-    ".pdf": "a PDF",
-}
-
-_MAX_LISTED = 8  # offending rows/values quoted in one message
-
-
-def _rows(index: Sequence[Any]) -> str:
-    rows = list(index)
-    head = ", ".join(str(r) for r in rows[:_MAX_LISTED])
-    more = f" and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
-    return f"[{head}{more}]"
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file (comma, semicolon or tab separated; UTF-8 or Latin-1).
-
-    Raises:
-        InputDataError: the file is missing, empty, binary, or not a CSV.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"data file {path} does not exist; check the --data path")
-    if not path.is_file():
-        raise InputDataError(f"{path} is not a file; pass the path of a CSV file")
-    kind = _NOT_CSV_SUFFIXES.get(path.suffix.lower())
-    if kind is not None:
-        raise InputDataError(
-            f"{path} looks like {kind}, not a CSV; export it as CSV (for example "
-            "pandas.read_excel(...).to_csv(...)) and pass that file"
-        )
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise InputDataError(f"{path} is empty; it needs a header line and one row per observation")
-    if b"\x00" in raw[:4096]:
-        raise InputDataError(f"{path} is a binary file, not a CSV; pass a text CSV file")
-    for encoding in ("utf-8", "latin-1"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    first = text.lstrip("\ufeff").splitlines()[0]
-    sep = max((",", ";", "\t"), key=first.count)
-    if first.count(sep) == 0:
-        sep = ","
-    try:
-        frame = pd.read_csv(path, sep=sep, encoding=encoding, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputDataError(
-            f"{path} could not be read as a CSV ({err}); check that every row has the same "
-            "number of fields as the header"
-        ) from err
-    if frame.empty:
-        raise InputDataError(f"{path} has a header but no data rows")
-    return frame
+_NO_ROWS = RowNames()  # names the rows of new points (no file)
 
 
 def _match_alias(columns: Sequence[str], aliases: Sequence[str]) -> list[str]:
@@ -157,30 +76,13 @@ def _match_alias(columns: Sequence[str], aliases: Sequence[str]) -> list[str]:
     return [c for c in columns if c.lower() in lowered]
 
 
-def _numeric(frame: pd.DataFrame, column: str, role: str) -> pd.Series:
-    """Column as float64, raising on non-numeric text, NaN or inf (naming the rows)."""
-    raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad_text = values.isna() & raw.notna()
-    if bad_text.any():
-        shown = [repr(v) for v in raw[bad_text].tolist()[:_MAX_LISTED]]
-        raise InputDataError(
-            f"{role} column {column!r} has non-numeric values at rows "
-            f"{_rows(raw.index[bad_text])} (0-based data rows): {', '.join(shown)}; "
-            "fix or remove those rows"
-        )
-    values = values.astype("float64")
-    missing = ~np.isfinite(values.to_numpy())
-    if missing.any():
-        raise InputDataError(
-            f"{role} column {column!r} has missing (NaN) or infinite values at rows "
-            f"{_rows(raw.index[missing])} (0-based data rows); fill or remove those rows"
-        )
-    return values
-
-
 class ScaleUpData:
-    """Validated multi-scale, multi-fidelity data in the long format of DESIGN.md.
+    """Validated multi-scale, multi-fidelity data in the long format (one row per observation).
+
+    Problems that stop a fit raise :class:`~mfgp.exceptions.InputDataError`. Problems that do
+    not (duplicate rows, values far outside their column's scale, constant operating variables,
+    empty rows and columns, which are dropped) are issued as
+    :class:`~mfgp.exceptions.DataWarning` and kept in :attr:`validation_warnings`.
 
     Args:
         source: a CSV path or a DataFrame (never modified; a copy is kept).
@@ -204,6 +106,8 @@ class ScaleUpData:
         operating_names: the operating variables among them.
         fidelity_names: level names, cheapest first.
         target: the target column name.
+        validation_warnings: the messages of the warnings issued at load (kept, not issued
+            again, by :meth:`subset`, :meth:`to` and the splits).
     """
 
     def __init__(
@@ -218,17 +122,52 @@ class ScaleUpData:
         device: torch.device | str | None = None,
         dtype: torch.dtype | str | None = None,
     ) -> None:
+        self._load(
+            source,
+            target=target,
+            features=features,
+            ignore=ignore,
+            fidelity_order=fidelity_order,
+            yvar_column=yvar_column,
+            device=device,
+            dtype=dtype,
+            inherited=None,
+        )
+
+    def _load(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        target: str,
+        features: Sequence[str] | None,
+        ignore: Sequence[str],
+        fidelity_order: Sequence[str | int] | None,
+        yvar_column: str | None,
+        device: torch.device | str | None,
+        dtype: torch.dtype | str | None,
+        inherited: Sequence[str] | None,
+    ) -> None:
+        """Validate ``source`` and build the tensors.
+
+        ``inherited`` is None for data given by the user: the warnings are issued (from the
+        caller of ``ScaleUpData(...)``) and kept. Derived subsets pass their parent's warnings
+        instead; they are kept, the checks that only warn are skipped, nothing is issued.
+        """
         self.source = str(source) if isinstance(source, (str, Path)) else "<DataFrame>"
+        lines: tuple[int, ...] | None = None
         if isinstance(source, pd.DataFrame):
             raw = source.copy()
             if raw.empty:
                 raise InputDataError("the DataFrame has no rows; it needs one row per observation")
+            raw = raw.reset_index(drop=True)
         elif isinstance(source, (str, Path)):
-            raw = read_table(source)
+            raw, file_lines = read_table_with_lines(source)
+            lines = tuple(file_lines)
         else:
             raise InputDataError(
                 f"data must be a CSV path or a pandas DataFrame, got {type(source).__name__}"
             )
+        rows = RowNames(lines)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         self._options = {
@@ -238,11 +177,36 @@ class ScaleUpData:
             "yvar_column": yvar_column,
         }
         self.target = target
-        self.frame = self._canonicalise(raw, target, features, ignore, yvar_column)
-        self.fidelity_names, codes = self._fidelity_levels(self.frame, fidelity_order)
-        self.frame["fidelity"] = [self.fidelity_names[c] for c in codes]
+        frame, messages = self._canonicalise(
+            raw, target, features, ignore, yvar_column, rows, check=inherited is None
+        )
+        self.fidelity_names, codes = self._fidelity_levels(frame, fidelity_order, rows)
+        frame["fidelity"] = [self.fidelity_names[c] for c in codes]
+        self.frame = frame.reset_index(drop=True)
         self._fidelity_codes = np.asarray(codes, dtype=np.int64)
         self._build_tensors()
+        self.validation_warnings: list[str] = messages if inherited is None else list(inherited)
+        if inherited is None:
+            for message in messages:
+                warnings.warn(message, DataWarning, stacklevel=3)
+
+    @classmethod
+    def _derived(cls, parent: ScaleUpData, frame: pd.DataFrame) -> ScaleUpData:
+        """A ScaleUpData of some of ``parent``'s canonical rows: same levels, columns, device,
+        dtype and validation warnings (not issued again)."""
+        out = cls.__new__(cls)
+        out._load(
+            frame,
+            target=parent.target,
+            features=list(parent.operating_names),
+            ignore=[],
+            fidelity_order=list(parent.fidelity_names),
+            yvar_column=parent.yvar_column,
+            device=parent.device,
+            dtype=parent.dtype,
+            inherited=parent.validation_warnings,
+        )
+        return out
 
     # ---------------------------------------------------------------- validation
     def _canonicalise(
@@ -252,21 +216,34 @@ class ScaleUpData:
         features: Sequence[str] | None,
         ignore: Sequence[str],
         yvar_column: str | None,
-    ) -> pd.DataFrame:
+        rows: RowNames,
+        *,
+        check: bool,
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """The canonical frame (rows keep their original numbers) and the warning messages.
+
+        ``check`` False (for a derived subset, whose frame is canonical already) skips the
+        checks that only warn and the clean-up of empty cells, rows and columns: a subset keeps
+        its parent's columns, even one left empty in the subset.
+        """
+        messages: list[str] = []
         raw.columns = [str(c).strip() for c in raw.columns]
-        dupes = raw.columns[raw.columns.duplicated()].tolist()
-        if dupes:
-            raise InputDataError(f"duplicated column names {dupes}; give each column one name")
+        check_unique_names(list(raw.columns))
         missing_ignored = [c for c in ignore if c not in raw.columns]
         if missing_ignored:
             raise InputDataError(
                 f"columns to ignore {missing_ignored} are not in the data; "
                 f"available columns: {list(raw.columns)}"
             )
-        raw = raw.drop(columns=list(ignore))
-        columns = list(raw.columns)
         if not isinstance(target, str) or not target:
             raise InputDataError("target must be the name of a column, for example --target C")
+        if check:
+            raw = blank_cells_to_nan(raw)
+            raw, found = drop_separator_rows(raw, rows)
+            messages += found
+            messages += duplicate_rows(raw, rows)
+        raw = raw.drop(columns=list(ignore))
+        columns = list(raw.columns)
         if target not in columns:
             close = [c for c in columns if c.lower() == target.lower()]
             close = close or difflib.get_close_matches(target, columns, n=3)
@@ -274,89 +251,77 @@ class ScaleUpData:
             raise InputDataError(
                 f"target column {target!r} does not exist; available columns: {columns}.{hint}"
             )
+        required = {target: "target"}
+        if yvar_column is not None:
+            required[yvar_column] = "noise-variance"
+        required.update({c: "operating-variable" for c in features or () if c != target})
+        dropped: list[str] = []
+        if check:
+            raw, dropped, found = drop_empty_columns(raw, required)
+            messages += found
+        columns = list(raw.columns)
 
         rename: dict[str, str] = {}
         for canon, aliases in ALIASES.items():
-            found = [c for c in _match_alias(columns, aliases) if c != target]
-            if len(found) > 1:
+            matches = [c for c in _match_alias(columns, aliases) if c != target]
+            if len(matches) > 1:
                 raise InputDataError(
-                    f"columns {found} all name the {canon!r} column; keep one of them"
+                    f"columns {matches} all name the {canon!r} column; keep one of them: drop "
+                    f"the others with {ignore_hint(matches[1:])}"
                 )
-            if found:
-                rename[found[0]] = canon
+            if matches:
+                rename[matches[0]] = canon
         frame = raw.rename(columns=rename)
+        labels = {canon: orig for orig, canon in rename.items()}
+
+        def label(column: str) -> str:
+            return labels.get(column, column)
 
         scale_cols = [c for c in frame.columns if c.lower() == "scale" and c != target]
         if "volume_L" not in frame.columns:
-            if scale_cols:
-                raise InputDataError(
-                    f"column {scale_cols[0]!r} looks like a scale index (1, 2, 3, ...), not a "
-                    "volume in litres; add the working volume as a column 'volume_L' (or 'V'), "
-                    "or rename the column to 'scale_L' if it holds litres"
-                )
-            raise InputDataError(
-                f"no volume column; add the working volume in litres as 'volume_L' (aliases: "
-                f"{', '.join(ALIASES['volume_L'][1:])}); columns found: {columns}"
-            )
+            missing_volume(columns, _match_alias(dropped, ALIASES["volume_L"]), scale_cols)
         if scale_cols:
             frame = frame.rename(columns={scale_cols[0]: "scale_index"})
+            labels["scale_index"] = scale_cols[0]
 
-        frame["volume_L"] = _numeric(frame, "volume_L", "volume")
-        bad = frame["volume_L"] <= 0
-        if bad.any():
-            raise InputDataError(
-                f"volume column 'volume_L' must be > 0 litres; rows {_rows(frame.index[bad])} "
-                f"have {_rows(frame.loc[bad, 'volume_L'].tolist())}; fix or remove them"
-            )
+        def number(column: str, role: str) -> pd.Series:
+            values = numeric_column(frame, column, role, rows, label=label(column))
+            check_magnitudes(values, label(column), role, rows)
+            return values
+
+        roles = {"volume_L": "volume"}
+        frame["volume_L"] = number("volume_L", "volume")
+        check_minimum(
+            frame["volume_L"], label("volume_L"), "volume", rows, strict=True, unit=" litres"
+        )
         if "time_h" in frame.columns:
-            frame["time_h"] = _numeric(frame, "time_h", "time")
-            bad = frame["time_h"] < 0
-            if bad.any():
-                raise InputDataError(
-                    f"time column 'time_h' must be >= 0 hours; rows {_rows(frame.index[bad])} "
-                    "are negative; fix or remove them"
-                )
-        frame[target] = _numeric(frame, target, "target")
+            roles["time_h"] = "time"
+            frame["time_h"] = number("time_h", "time")
+            check_minimum(frame["time_h"], label("time_h"), "time", rows, unit=" hours")
+        roles[target] = "target"
+        frame[target] = number(target, "target")
         if yvar_column is not None:
             if yvar_column not in frame.columns:
                 raise InputDataError(
                     f"noise-variance column {yvar_column!r} does not exist; "
                     f"available columns: {list(frame.columns)}"
                 )
-            frame[yvar_column] = _numeric(frame, yvar_column, "noise-variance")
-            if (frame[yvar_column] < 0).any():
-                raise InputDataError(f"noise variances in {yvar_column!r} must be >= 0")
+            roles[yvar_column] = "noise-variance"
+            frame[yvar_column] = number(yvar_column, "noise-variance")
+            check_minimum(frame[yvar_column], yvar_column, "noise-variance", rows)
 
         reserved = {"volume_L", "time_h", "fidelity", "run_id", "scale_index", target}
         if yvar_column is not None:
             reserved.add(yvar_column)
-        if features is None:
-            candidates = [c for c in frame.columns if c not in reserved]
-            operating = []
-            for c in candidates:
-                coerced = pd.to_numeric(frame[c], errors="coerce")
-                if coerced.notna().sum() == 0 and frame[c].notna().any():
-                    raise InputDataError(
-                        f"unknown column {c!r} is not numeric; operating variables must be "
-                        f"numeric: drop the column, or pass ignore=[{c!r}] (--ignore {c})"
-                    )
-                operating.append(c)
-        else:
-            operating = list(features)
-            unknown = [c for c in operating if c not in frame.columns]
-            if unknown:
-                raise InputDataError(
-                    f"unknown feature columns {unknown}; available columns: "
-                    f"{[c for c in frame.columns if c not in reserved]}"
-                )
-            clash = [c for c in operating if c in reserved]
-            if clash:
-                raise InputDataError(
-                    f"{clash} cannot be operating variables (volume and time are always "
-                    "inputs; the target and fidelity cannot be)"
-                )
+        operating = operating_columns(frame, features, reserved)
         for c in operating:
-            frame[c] = _numeric(frame, c, "operating-variable")
+            roles[c] = "operating-variable"
+            frame[c] = number(c, "operating-variable")
+        if check:
+            for c, role in roles.items():
+                if role != "volume":  # volumes span decades (1 mL to 100 m3) by design
+                    messages += far_outside_scale(frame[c], label(c), role, rows)
+            messages += constant_columns(frame, operating, labels)
         self.operating_names = operating
         self.yvar_column = yvar_column
         keep = [
@@ -365,11 +330,11 @@ class ScaleUpData:
             if c in frame.columns
         ]
         keep += [target] + ([yvar_column] if yvar_column else []) + operating
-        return frame[keep].reset_index(drop=True)
+        return frame[keep].copy(), messages
 
     @staticmethod
     def _fidelity_levels(
-        frame: pd.DataFrame, order: Sequence[str | int] | None
+        frame: pd.DataFrame, order: Sequence[str | int] | None, rows: RowNames = _NO_ROWS
     ) -> tuple[list[str], list[int]]:
         if "fidelity" not in frame.columns:
             if order is not None and len(order) > 1:
@@ -382,7 +347,7 @@ class ScaleUpData:
         raw = frame["fidelity"]
         if raw.isna().any():
             raise InputDataError(
-                f"fidelity column has empty values at rows {_rows(raw.index[raw.isna()])}; "
+                f"fidelity column has empty values at {rows(raw.index[raw.isna().to_numpy()])}; "
                 "give every row a fidelity name"
             )
         values = raw.astype(str).str.strip()
@@ -400,17 +365,18 @@ class ScaleUpData:
             names = [n for n in DEFAULT_FIDELITY_ORDER if n in present]
         else:
             unknown = [v for v in present if v not in DEFAULT_FIDELITY_ORDER]
+            at = rows(raw.index[values.isin(unknown).to_numpy()])
             raise InputDataError(
-                f"unknown fidelity names {unknown}; give their order from cheapest to measured "
-                "truth with fidelity_order=[...] (--fidelity-order a,b,c), or use the known "
-                f"names {list(DEFAULT_FIDELITY_ORDER)}"
+                f"unknown fidelity names {unknown} at {at}; give their order from cheapest to "
+                "measured truth with fidelity_order=[...] (--fidelity-order a,b,c), or use the "
+                f"known names {list(DEFAULT_FIDELITY_ORDER)}"
             )
         unknown = [v for v in present if v not in names]
         if unknown:
-            rows = raw.index[values.isin(unknown)]
+            at = rows(raw.index[values.isin(unknown).to_numpy()])
             raise InputDataError(
-                f"unknown fidelity names {unknown} at rows {_rows(rows)}; fidelity_order "
-                f"lists {names}: add them to the order or fix the rows"
+                f"unknown fidelity names {unknown} at {at}; fidelity_order lists {names}: add "
+                "them to the order or fix the rows"
             )
         lookup = {n: i for i, n in enumerate(names)}
         return names, [lookup[v] for v in values]
@@ -460,16 +426,21 @@ class ScaleUpData:
                 for c in _match_alias(list(frame.columns), aliases)
             }
         )
+        frame = frame.reset_index(drop=True)  # rows are named by position
         needed = ["volume_L"] + self.feature_names[1:]
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise InputDataError(
                 f"new points lack the columns {missing}; they need {needed} like the data"
             )
-        cols = [np.log10(_numeric(frame, "volume_L", "volume").to_numpy())]
-        if (frame["volume_L"].astype(float) <= 0).any():
-            raise InputDataError("volume_L must be > 0 litres")
-        cols += [_numeric(frame, c, "feature").to_numpy() for c in needed[1:]]
+        volume = numeric_column(frame, "volume_L", "volume", _NO_ROWS).to_numpy()
+        if (volume <= 0).any():
+            raise InputDataError(
+                f"volume_L must be > 0 litres; new points {_NO_ROWS(np.flatnonzero(volume <= 0))} "
+                "are not"
+            )
+        cols = [np.log10(volume)]
+        cols += [numeric_column(frame, c, "feature", _NO_ROWS).to_numpy() for c in needed[1:]]
         if fidelity is None and "fidelity" in frame.columns:
             fidelity = [self.fidelity_index(v) for v in frame["fidelity"]]
         if fidelity is None:
@@ -545,23 +516,14 @@ class ScaleUpData:
 
     # ------------------------------------------------------------------- splits
     def subset(self, mask: np.ndarray | Sequence[bool]) -> ScaleUpData:
-        """A new ScaleUpData with the rows where ``mask`` is true (same levels and columns)."""
+        """A new ScaleUpData with the rows where ``mask`` is true (same levels and columns;
+        the validation warnings are kept, not issued again)."""
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (len(self),):
             raise InputDataError(f"mask needs one boolean per row ({len(self)})")
         if not mask.any():
             raise InputDataError("the selection is empty; no rows left")
-        opts = dict(self._options)
-        opts["fidelity_order"] = list(self.fidelity_names)
-        opts["features"] = list(self.operating_names)
-        opts["ignore"] = []
-        return ScaleUpData(
-            self.frame.loc[mask].reset_index(drop=True),
-            target=self.target,
-            device=self.device,
-            dtype=self.dtype,
-            **opts,
-        )
+        return ScaleUpData._derived(self, self.frame.loc[mask].reset_index(drop=True))
 
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
@@ -573,68 +535,30 @@ class ScaleUpData:
         out._build_tensors()
         return out
 
-    def _need_volumes(self, k: int, what: str) -> np.ndarray:
-        vols = self.volumes()
-        if len(vols) < 2 or len(vols) <= k:
-            raise InputDataError(
-                f"{what} needs two or more distinct volumes at the top fidelity "
-                f"{self.fidelity_names[-1]!r} (at least {k + 1} to hold out {k}); the data have "
-                f"{len(vols)}: {vols.tolist()} L. Add measurements at another scale"
-            )
-        return vols
-
     def holdout_largest(
         self, k: int = 1, *, keep_lower_fidelities: bool = True
     ) -> tuple[ScaleUpData, ScaleUpData]:
-        """Hold out the top-fidelity rows at the ``k`` largest measured volumes (extrapolation).
+        """Hold out the top-fidelity rows at the ``k`` largest measured volumes; see
+        :func:`mfgp.data.splits.holdout_largest`."""
+        return splits.holdout_largest(self, k, keep_lower_fidelities=keep_lower_fidelities)
 
-        Args:
-            k: number of largest volumes to hold out.
-            keep_lower_fidelities: keep lower-fidelity rows (cheap computed predictions) at the
-                held-out volumes in the training set. They are what lets a multi-fidelity model
-                extrapolate; they never contain measurements.
-
-        Returns:
-            ``(train, test)``; ``test`` holds only top-fidelity rows.
-        """
-        if not isinstance(k, (int, np.integer)) or k < 1:
-            raise InputDataError(f"k (--holdout-largest) must be an integer >= 1, got {k!r}")
-        vols = self._need_volumes(k, "extrapolation (holding out the largest volumes)")
-        held = vols[-k:]
-        in_held = np.isin(self.volume_L, held)
-        top = self._fidelity_codes == self.top_fidelity
-        test = in_held & top
-        train = ~test if keep_lower_fidelities else ~in_held
-        return self.subset(train), self.subset(test)
+    def thin_levels(self, max_rows: int, *, seed: int = 0) -> ScaleUpData:
+        """At most ``max_rows`` rows of each level below the top one (a seeded random subset,
+        in file order; the measurements are kept whole); see
+        :func:`mfgp.data.splits.thin_levels`."""
+        return splits.thin_levels(self, max_rows, seed=seed)
 
     def leave_one_scale_out(self) -> Iterator[tuple[float, ScaleUpData, ScaleUpData]]:
-        """Yield ``(volume, train, test)``, holding out the top-fidelity rows of each volume."""
-        vols = self._need_volumes(1, "leave-one-scale-out")
-        top = self._fidelity_codes == self.top_fidelity
-        for v in vols:
-            test = top & (self.volume_L == v)
-            yield float(v), self.subset(~test), self.subset(test)
+        """Yield ``(volume, train, test)``, holding out the top-fidelity rows of each volume;
+        see :func:`mfgp.data.splits.leave_one_scale_out`."""
+        return splits.leave_one_scale_out(self)
 
     def group_split(
         self, n_splits: int | None = None
     ) -> Iterator[tuple[list[Any], ScaleUpData, ScaleUpData]]:
-        """Yield ``(run_ids, train, test)`` folds over the top-fidelity runs (grouped by
-        ``run_id``): leave one run out, or ``n_splits`` folds of whole runs."""
-        if "run_id" not in self.frame.columns:
-            raise InputDataError(
-                "a grouped split needs a 'run_id' column (aliases: batch, run) naming each run"
-            )
-        top = self._fidelity_codes == self.top_fidelity
-        runs = list(dict.fromkeys(self.frame.loc[top, "run_id"]))
-        if len(runs) < 2:
-            raise InputDataError(f"a grouped split needs two or more runs, found {runs}")
-        n = len(runs) if n_splits is None else int(n_splits)
-        if not 2 <= n <= len(runs):
-            raise InputDataError(f"n_splits must be between 2 and {len(runs)}, got {n_splits}")
-        for fold in np.array_split(np.arange(len(runs)), n):
-            ids = [runs[i] for i in fold]
-            test = top & self.frame["run_id"].isin(ids).to_numpy()
-            yield ids, self.subset(~test), self.subset(test)
+        """Yield ``(run_ids, train, test)`` folds over the top-fidelity runs; see
+        :func:`mfgp.data.splits.group_split`."""
+        return splits.group_split(self, n_splits)
 
     # --------------------------------------------------------- standardisation
     def standardizers(self) -> tuple[Any, Any]:
@@ -644,8 +568,8 @@ class ScaleUpData:
             ``(input_transform, outcome_transform)``: an ``InputStandardize`` over the feature
             columns (the fidelity index is left as it is) and a ``Standardize`` of ``Y`` with
             statistics pooled over all fidelity levels (standardising with the top level alone
-            drives AR1 fits to rho ~ 0; see DESIGN.md). Apply with ``tf(X)`` / ``ot(Y)`` and
-            revert with ``tf.untransform`` / ``ot.untransform``.
+            drives AR1 fits to rho ~ 0). Apply with ``tf(X)`` / ``ot(Y)`` and revert with
+            ``tf.untransform`` / ``ot.untransform``.
         """
         from botorch.models.transforms.input import InputStandardize
         from botorch.models.transforms.outcome import Standardize
