@@ -13,6 +13,10 @@ scored against that level's true values. Per level it reports
   calibrated Gaussian bands, above 1 when the bands are too narrow, below 1 when too wide;
 - ``nlpd``.
 
+NLPD and coverage are under each model's own predictive distribution (``predict``: the mixture
+over hyperparameter draws or NARGP's Monte Carlo paths, log-normal with a log transform);
+``z_rms`` uses its mean and variance.
+
 The top level's figures equal the accuracy benchmark's for the same model and seed (a test
 checks it). Level 0 of an AR1 model is a GP on the cheapest data; a level above adds its
 discrepancy (AR1) or its map of the level below (NARGP), so a miss that appears only at the
@@ -49,7 +53,7 @@ import torch
 from mfgp import io, metrics
 from mfgp.benchmarks.functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
 from mfgp.benchmarks.harness import parse_seeds
-from mfgp.models.base import Z95
+from mfgp.prediction import Prediction
 
 OUT = Path(__file__).resolve().parent / "results"
 NAME = "calibration_by_level"
@@ -70,9 +74,17 @@ def _accuracy_script() -> ModuleType:
     return mod
 
 
-def level_metrics(y: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, scale: float) -> dict:
+def level_metrics(
+    y: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    scale: float,
+    prediction: Prediction | None = None,
+) -> dict:
     """Scores of one level's prediction: ``nrmse`` (RMSE / ``scale``), ``coverage95``,
-    ``z_rms`` (root mean square of ``(y - mean) / sd``) and ``nlpd``.
+    ``z_rms`` (root mean square of ``(y - mean) / sd``) and ``nlpd``. Given the model's
+    ``prediction``, NLPD and coverage are under its predictive distribution (its bounds);
+    otherwise under the Gaussian of ``mean`` and ``var``.
 
     >>> y = torch.tensor([0.0, 0.0, 0.0, 0.0], dtype=torch.float64)
     >>> m = torch.tensor([1.0, -1.0, 3.0, -3.0], dtype=torch.float64)
@@ -83,11 +95,14 @@ def level_metrics(y: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, scale:
     y, mean, var = y.double(), mean.double(), var.double().clamp_min(0)
     sd = var.sqrt()
     z = (y - mean) / sd.clamp_min(torch.finfo(torch.float64).tiny)
+    if prediction is None:
+        prediction = Prediction.gaussian(mean, var)
+    prediction = prediction.to("cpu", torch.float64)
     return {
         "nrmse": metrics.rmse(y, mean) / scale,
-        "coverage95": metrics.coverage(y, mean - Z95 * sd, mean + Z95 * sd),
+        "coverage95": metrics.coverage(y, prediction.lower, prediction.upper),
         "z_rms": float(z.pow(2).mean().sqrt()),
-        "nlpd": metrics.nlpd(y, mean, var),
+        "nlpd": metrics.nlpd(y, prediction),
     }
 
 
@@ -104,7 +119,8 @@ def score_levels(model: Any, fn: Any, Xt: torch.Tensor, Yt: torch.Tensor) -> lis
         truth = fn.evaluate(Xt[:, :-1], level).reshape(-1)
         mean = pred.mean.detach().reshape(-1).cpu()
         var = pred.variance.detach().reshape(-1).cpu()
-        rows.append({"level": level, **level_metrics(truth.cpu(), mean, var, scale)})
+        scores = level_metrics(truth.cpu(), mean, var, scale, prediction=pred)
+        rows.append({"level": level, **scores})
     return rows
 
 

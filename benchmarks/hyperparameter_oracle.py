@@ -82,7 +82,8 @@ def score(model: ScaleUpModel, Xt: torch.Tensor, Yt: torch.Tensor) -> dict[str, 
         pred = model.predict(Xt)
     mean = pred.mean.detach().reshape(-1).double().cpu()
     var = pred.variance.detach().reshape(-1).double().cpu()
-    return cal.level_metrics(y, mean, var, scale=float(y.std(unbiased=False)))
+    # NLPD and coverage under the model's own predictive distribution (NARGP: its mixture)
+    return cal.level_metrics(y, mean, var, scale=float(y.std(unbiased=False)), prediction=pred)
 
 
 def run_one(

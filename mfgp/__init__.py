@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import (
+    DataWarning,
     InputDataError,
     MFGPError,
     MFGPWarning,
@@ -22,6 +23,7 @@ from mfgp.models import Prediction, ScaleUpModel, available_models, get_model, l
 
 __all__ = [
     "__version__",
+    "DataWarning",
     "InputDataError",
     "MFGPError",
     "MFGPWarning",

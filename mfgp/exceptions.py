@@ -2,7 +2,8 @@
 
 Every error caused by the user's input derives from :class:`InputDataError` (also a
 ``ValueError``) and says which column, row or value is at fault and how to fix it. Numerical
-failures while fitting raise :class:`ModelFittingError` (also a ``RuntimeError``).
+failures while fitting raise :class:`ModelFittingError` (also a ``RuntimeError``); outputs that
+cannot be written raise :class:`OutputError` (also an ``OSError``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ __all__ = [
     "InputDataError",
     "ModelFittingError",
     "NotFittedError",
+    "OutputError",
     "MFGPWarning",
     "NumericalWarning",
+    "DataWarning",
 ]
 
 
@@ -29,6 +32,11 @@ class ModelFittingError(MFGPError, RuntimeError):
     """A model could not be fitted (for example, every Cholesky factorisation failed)."""
 
 
+class OutputError(MFGPError, OSError):
+    """An output could not be written (read-only or full file system, a file where a folder is
+    needed); the message names the path and what to do."""
+
+
 class NotFittedError(MFGPError, AttributeError):
     """A model was used before :meth:`fit` (or :meth:`load`) was called."""
 
@@ -39,3 +47,9 @@ class MFGPWarning(UserWarning):
 
 class NumericalWarning(MFGPWarning):
     """A numerical safeguard was used (jitter added, a restart failed, ...)."""
+
+
+class DataWarning(MFGPWarning):
+    """The input data loaded, but something in them looks wrong (duplicate rows, a value far
+    outside its column's scale, a constant column, empty rows or columns that were dropped).
+    The message names the column and rows; the messages are also kept on the data object."""

@@ -27,7 +27,9 @@ Splits (strings, so cells stay small and picklable):
 Models are registered mfgp model names (:func:`mfgp.available_models`) or peer names from
 :data:`mfgp.benchmarks.peers.PEERS` (optionally prefixed ``peer:``); peers run on exactly the same
 designs in the same worker. mfgp models are evaluated with ``observation_noise=True`` (intervals
-for a new measurement, as ``mfgp run`` does); peers return the latent top level only.
+for a new measurement, as ``mfgp run`` does) and scored (NLPD, CRPS, bounds) under their own
+predictive distribution (log-normal, mixture over hyperparameter draws or Monte Carlo paths,
+...); peers return the latent top level's mean and variance only, scored as Gaussians.
 
 Runs in parallel with joblib (``backend="joblib"``) or on a Dask cluster (``backend="dask"``,
 ``scheduler="tcp://..."`` or a ``distributed.Client``). Every finished cell is appended to the
@@ -393,7 +395,10 @@ def _sync(device: torch.device) -> None:
 def _fit_predict(
     cell: Cell, train_X: torch.Tensor, train_Y: torch.Tensor, test_X: torch.Tensor, train: Any
 ) -> tuple[Prediction, float, float]:
-    """Fit ``cell.model`` and predict the top level at ``test_X``; times in seconds."""
+    """Fit ``cell.model`` and predict the top level at ``test_X``; times in seconds. An mfgp
+    model's prediction is its own ``predict(..., observation_noise=True)``, with its
+    predictive distribution (log-normal, mixture, ...), which the scores use; a peer's is the
+    Gaussian of the mean and variance it returns."""
     device = train_X.device
     if _is_peer(cell.model):
         from mfgp.benchmarks.peers import get_peer
@@ -403,6 +408,7 @@ def _fit_predict(
         t0 = time.perf_counter()
         mean, var = peer.fit_predict(train_X.cpu(), train_Y.cpu(), test_X.cpu(), cell.seed)
         fit_s = time.perf_counter() - t0
+        # peers give moments only: scored as Gaussians
         return Prediction.gaussian(mean.double(), var.double()), fit_s, float("nan")
     model = get_model(cell.model, **dict(cell.options))
     _sync(device)
@@ -491,9 +497,8 @@ def _split_rows(cell: Cell, device: torch.device, vers: str) -> list[dict[str, A
         train, test = train.to(device), test.to(device)
     pred, fit_s, pred_s = _fit_predict(cell, train.X, train.Y, test.X, train)
     y = test.Y.squeeze(-1).detach().cpu()
-    pred = Prediction(*(t.detach().cpu().double().reshape(-1) for t in (
-        pred.mean, pred.variance, pred.lower, pred.upper)))  # fmt: skip
-    table = per_volume(test.volume_L, y, pred)
+    # scored under the model's own predictive distribution (log-normal, mixture, ...)
+    table = per_volume(test.volume_L, y, pred.to("cpu", torch.float64))
     table["srmse"] = table["rmse"] / _top_scale(cell.problem)
     top = train.fidelity == train.top_fidelity
     v_train_max = float(train.volume_L[top].max())
@@ -544,9 +549,7 @@ def _speed_rows(cell: Cell, device: torch.device, vers: str) -> list[dict[str, A
     tX, tY, sX, sY = make_problem(cell.problem, sizes, seed=cell.seed, n_test=500)
     tX, tY, sX = tX.to(device), tY.to(device), sX.to(device)
     pred, fit_s, pred_s = _fit_predict(cell, tX, tY, sX, (tX, tY))
-    pred = Prediction(*(t.detach().cpu().double().reshape(-1) for t in (
-        pred.mean, pred.variance, pred.lower, pred.upper)))  # fmt: skip
-    scores = evaluate(sY.squeeze(-1), pred)
+    scores = evaluate(sY.squeeze(-1), pred.to("cpu", torch.float64))
     rows = [_row(cell, "all", m, scores[m], fit_s, pred_s, vers) for m in METRIC_NAMES]
     rows.append(_row(cell, "all", "n_train", sum(sizes), fit_s, pred_s, vers))
     rows.append(_row(cell, "all", "n_top", sizes[-1], fit_s, pred_s, vers))

@@ -42,6 +42,7 @@ from torch import Tensor
 
 from mfgp.exceptions import InputDataError
 from mfgp.models.base import ScaleUpModel, seeded
+from mfgp.prediction import Prediction
 
 __all__ = [
     "PEERS",
@@ -108,6 +109,15 @@ class Peer:
         the top level's latent mean and variance at ``test_X`` (``n x (d+1)``), ``n`` each."""
         raise NotImplementedError
 
+    def fit_prediction(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> Prediction:
+        """:meth:`fit_predict` as a :class:`~mfgp.prediction.Prediction`: a peer gives moments
+        only, so this is the Gaussian of that mean and variance (:class:`MFGPAdapter`: the
+        model's own predictive distribution)."""
+        mean, var = self.fit_predict(train_X, train_Y, test_X, seed=seed)
+        return Prediction.gaussian(mean.double(), var.double())
+
 
 class MFGPAdapter(Peer):
     """Any mfgp model behind the peer interface.
@@ -128,13 +138,21 @@ class MFGPAdapter(Peer):
     def fit_predict(
         self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
     ) -> tuple[Tensor, Tensor]:
+        pred = self.fit_prediction(train_X, train_Y, test_X, seed=seed)
+        return pred.mean, pred.variance
+
+    def fit_prediction(
+        self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
+    ) -> Prediction:
+        """The fitted model's own ``predict`` of the top level (with its predictive
+        distribution), on the CPU in float64."""
         model = self.factory().fit((train_X, train_Y), seed=seed)
         top = int(train_X[:, -1].max().item())
         Xt = test_X.clone()
         Xt[:, -1] = top
         pred = model.predict(Xt)
         self.fit_info = model.fit_choices()
-        return pred.mean.detach().double().cpu(), pred.variance.detach().double().cpu()
+        return pred.to("cpu", torch.float64)
 
 
 class BoTorchMultiFidelity(Peer):

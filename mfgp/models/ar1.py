@@ -93,6 +93,7 @@ from linear_operator.operators import DenseLinearOperator
 from linear_operator.utils.errors import NotPSDError
 from torch import Tensor, nn
 
+from mfgp import progress
 from mfgp.exceptions import (
     InputDataError,
     MFGPError,
@@ -100,8 +101,8 @@ from mfgp.exceptions import (
     ModelFittingError,
     NumericalWarning,
 )
+from mfgp.memory import DENSE_COPIES
 from mfgp.models.base import (
-    Z95,
     Prediction,
     ScaleUpModel,
     as_training_tensors,
@@ -296,10 +297,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             of a level-0 callable is ignored), in data units (log units if ``log_transform``).
             A per-row ``Yvar`` (third element of the data) is known noise in data units; with
             ``log_transform`` it is mapped to log units by the delta method, ``Yvar / Y**2``.
-        log_transform: ``True``: model ``log Y`` (targets must be positive; the posterior is
-            log-normal). ``"auto"``: let the data choose, when every target (and a level-0
-            callable at the training rows) is positive: the fit fits both the identity and the
-            log model (plug-in hyperparameters) and keeps the one with the larger
+        log_transform: ``True``: model ``log Y`` (targets must be positive; the posterior and
+            :meth:`predict` are log-normal). ``"auto"``: let the data choose, when every target
+            (and a level-0 callable at the training rows) is positive: the fit fits both the
+            identity and the log model (plug-in hyperparameters) and keeps the one with the larger
             :meth:`log_evidence`, which is in the units of the data (the Jacobian of the log
             included), as in Box & Cox (1964); with a non-positive value the identity is used.
             The choice and both evidences are recorded in ``metadata["log_transform"]``, the
@@ -356,11 +357,12 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             Hessian, every direction's standard deviation capped at 1); 200 steps of burn-in,
             then every 25th state. The posterior is the equal-weight mixture of the ``S``
             draws' posteriors (the Bayesian predictive, as in BoTorch's fully Bayesian GPs),
-            moment-matched: mean ``m = E_s[m_s]``, covariance ``E_s[C_s + (m_s - m)(m_s -
-            m)^T]``. Bands widen where the data leave the lengthscales uncertain (plug-in GPs
-            are overconfident on small noise-free designs), and the mean follows the
-            posterior mass where it lies away from the fitted (MAP) values, e.g. towards the
-            long delta lengthscales of a nearly linear discrepancy. Costs ``200 + 25 S``
+            moment-matched by :meth:`posterior`: mean ``m = E_s[m_s]``, covariance ``E_s[C_s +
+            (m_s - m)(m_s - m)^T]``; :meth:`predict` returns the mixture itself. Bands widen
+            where the data leave the lengthscales uncertain (plug-in GPs are overconfident on
+            small noise-free designs), and the mean follows the posterior mass where it lies
+            away from the fitted (MAP) values, e.g. towards the long delta lengthscales of a
+            nearly linear discrepancy. Costs ``200 + 25 S``
             likelihood evaluations per level at fit time and ``S`` posterior evaluations per
             call. Levels with more rows than ``fit_rows`` (1000 if None) keep their fitted
             values in every draw. Conditioned and fantasy models use the fitted values alone
@@ -566,6 +568,15 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         """Batch shape of the model (non-empty only for fantasy / conditioned models)."""
         shapes = [x.shape[:-2] for x, _, _ in self._cond] + [y.shape[:-1] for _, y, _ in self._cond]
         return torch.broadcast_shapes(*shapes) if shapes else torch.Size([])
+
+    def memory_estimate(self, X: Tensor) -> tuple[int, int | None, int]:
+        """Joint mode: one exact GP over every row; recursive mode: one per level, each
+        hyperparameter draw holding its own factor (see the base class)."""
+        if self.config["mode"] == "joint":
+            return self._dense_need(X, None)
+        top = int(X[:, -1].max().round())
+        copies = DENSE_COPIES + int(self.config.get("hyperparameter_samples", 0))
+        return self._dense_need(X, list(range(self.first_gp_level, top + 1)), copies=copies)
 
     @property
     def first_gp_level(self) -> int:
@@ -1385,7 +1396,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         params = [p for p in module.parameters() if p.requires_grad]
         best_loss, best_state, last_err = math.inf, None, None
         module.train()
-        for r in range(restarts):
+        for r in progress.steps(range(restarts), desc=f"ar1 {what}: restarts", leave=False):
             module.load_state_dict(start)
             if r > 0:
                 for gm in _gp_modules(module):
@@ -1492,7 +1503,19 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         where the data pin it down, and flooring the sum instead would also remove the
         misfit nugget that belongs there.
         """
-        mean, cov = self._latent(X)
+        return self._observed(X, *self._latent(X), observation_noise, diagonal=diagonal)
+
+    def _observed(
+        self,
+        X: Tensor,
+        mean: Tensor,
+        cov: Tensor,
+        observation_noise: bool | Tensor,
+        *,
+        diagonal: bool = False,
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`_internal_posterior` from the latent ``mean`` and ``cov`` (standardised
+        units): misfit nugget and observation noise added, in data (log) units."""
         if diagonal:
             cov = torch.diag_embed(cov.diagonal(dim1=-2, dim2=-1).clamp_min(0))
         misfit = self._misfit_levels()
@@ -1574,22 +1597,29 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         return post
 
     def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
-        """Pointwise mean, variance and 95 % bounds at ``X`` (``n x d``); with
-        ``log_transform`` the moments are log-normal and the bounds are log-normal quantiles
-        (always positive)."""
+        """Pointwise predictive distribution at ``X`` (``n x d``): Gaussian, or log-normal with
+        ``log_transform`` (bounds are its quantiles, always positive). With
+        ``hyperparameter_samples`` (recursive mode) it is the equal-weight mixture over the
+        draws of those distributions, each draw with its own latent mean and variance plus the
+        misfit nugget and noise, whose moments without the log are :meth:`posterior`'s
+        moment-matched ones; bounds are the mixture's quantiles."""
         self._check_X(X)
         with torch.no_grad():
+            shadows = self._hyper_shadows()
+            if shadows:
+                noise = observation_noise
+                parts = [
+                    self._observed(X, *sh._recursive_latent(X, st), noise, diagonal=True)
+                    for sh, st in shadows
+                ]
+                means = torch.stack([m for m, _ in parts], dim=-1)
+                var = torch.stack([c.diagonal(dim1=-2, dim2=-1) for _, c in parts], dim=-1)
+                return Prediction.mixture(None, means, var, log=self.log_transform_)
             mean, cov = self._internal_posterior(X, observation_noise, diagonal=True)
             var = cov.diagonal(dim1=-2, dim2=-1)
-        if not self.log_transform_:
-            return Prediction.gaussian(mean, var)
-        sd = var.sqrt()
-        return Prediction(
-            mean=torch.exp(mean + var / 2),
-            variance=torch.expm1(var) * torch.exp(2 * mean + var),
-            lower=torch.exp(mean - Z95 * sd),
-            upper=torch.exp(mean + Z95 * sd),
-        )
+        if self.log_transform_:
+            return Prediction.lognormal(mean, var)
+        return Prediction.gaussian(mean, var)
 
     # ------------------------------------------------------------ conditioning
     def as_joint(self) -> AR1MultiFidelityGP:

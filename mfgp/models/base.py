@@ -7,7 +7,9 @@ BoTorch :class:`~botorch.models.model.Model`:
   tuple ``(X, Y)`` / ``(X, Y, Yvar)`` of tensors) and returns the fitted model;
 - ``posterior(X)`` returns a BoTorch posterior (full covariance where the model has one), so that
   any BoTorch acquisition function runs on it unchanged;
-- ``predict(X)`` returns a :class:`Prediction` (mean, variance, 95 % bounds) in data units;
+- ``predict(X)`` returns a :class:`~mfgp.prediction.Prediction` (mean, variance, 95 % bounds
+  and the predictive distribution itself: Gaussian unless the model overrides ``predict``) in
+  data units;
 - ``save(path)`` writes ``model.json`` (class, configuration, names, versions) and ``state.pt``
   (state dict and training tensors); :func:`load_model` reads them back.
 
@@ -25,10 +27,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -39,11 +41,16 @@ from gpytorch.distributions import MultivariateNormal
 from linear_operator.operators import DiagLinearOperator
 from torch import Tensor
 
+from mfgp import io
+from mfgp.distributions import Z95
 from mfgp.exceptions import InputDataError, NotFittedError
+from mfgp.memory import DENSE_COPIES, dense_gp_bytes
+from mfgp.prediction import Prediction
 from mfgp.settings import check_same_dtype
 
 __all__ = [
     "MODEL_REGISTRY",
+    "Z95",
     "Prediction",
     "ScaleUpModel",
     "as_training_tensors",
@@ -55,8 +62,6 @@ __all__ = [
     "register_model",
     "seeded",
 ]
-
-Z95 = 1.959963984540054  # standard normal 97.5 % quantile
 
 M = TypeVar("M", bound="ScaleUpModel")
 
@@ -153,35 +158,6 @@ def seeded(seed: int | None, device: torch.device | None = None) -> Iterator[Non
         if seed is not None:
             torch.manual_seed(seed)
         yield
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Pointwise predictive distribution in the units of the data.
-
-    Attributes:
-        mean: ``n`` predictive means.
-        variance: ``n`` predictive variances.
-        lower: ``n`` lower 95 % bounds (Gaussian ``mean - 1.96 sd`` unless the model knows better,
-            for example a log-normal model).
-        upper: ``n`` upper 95 % bounds.
-    """
-
-    mean: Tensor
-    variance: Tensor
-    lower: Tensor
-    upper: Tensor
-
-    @classmethod
-    def gaussian(cls, mean: Tensor, variance: Tensor) -> Prediction:
-        """A prediction whose 95 % bounds are ``mean +- 1.96 sd``."""
-        sd = variance.clamp_min(0).sqrt()
-        return cls(mean=mean, variance=variance, lower=mean - Z95 * sd, upper=mean + Z95 * sd)
-
-    @property
-    def sd(self) -> Tensor:
-        """Predictive standard deviations."""
-        return self.variance.clamp_min(0).sqrt()
 
 
 def gaussian_posterior(mean: Tensor, covariance: Tensor) -> GPyTorchPosterior:
@@ -309,6 +285,35 @@ class ScaleUpModel(Model, ABC):
         self._check_fitted()
         return {}
 
+    def memory_estimate(self, X: Tensor) -> tuple[int, int | None, int]:
+        """Peak memory of fitting this model on the inputs ``X`` (``n x d``, fidelity last),
+        estimated from the row counts alone, before any work is done.
+
+        Returns:
+            ``(bytes, level, rows)``: the bytes needed, the fidelity index of the rows that
+            need them (``None``: rows of every level together) and how many rows that is.
+            ``(0, None, 0)`` for a model that holds no dense ``n x n`` matrix (the default).
+        """
+        return 0, None, 0
+
+    @staticmethod
+    def _dense_need(
+        X: Tensor, levels: list[int] | None, *, copies: int = DENSE_COPIES
+    ) -> tuple[int, int | None, int]:
+        """:meth:`memory_estimate` of a model with one exact GP per level in ``levels``
+        (``None``: one exact GP over the rows of every level)."""
+        fid = X[:, -1].round().long()
+        itemsize = X.element_size()
+        if levels is None:
+            n = int(X.shape[0])
+            return dense_gp_bytes(n, copies=copies, itemsize=itemsize), None, n
+        counts = {k: int((fid == k).sum()) for k in levels}
+        if not counts:
+            return 0, None, 0
+        level = max(counts, key=counts.__getitem__)
+        n = counts[level]
+        return dense_gp_bytes(n, copies=copies, itemsize=itemsize), level, n
+
     @abstractmethod
     def _build(self, X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
         """Create the submodules for training data ``X``, ``Y`` (no optimisation)."""
@@ -356,7 +361,9 @@ class ScaleUpModel(Model, ABC):
         """Posterior at ``X`` (``batch x n x d``, fidelity index last), in data units."""
 
     def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
-        """Pointwise predictive mean, variance and 95 % bounds at ``X`` (``n x d``).
+        """Pointwise predictive distribution at ``X`` (``n x d``): here the Gaussian of the
+        posterior's marginal mean and variance (models whose predictive distribution is not
+        Gaussian override this and return it, see :class:`~mfgp.prediction.Prediction`).
 
         With ``observation_noise=True`` the variance includes the measurement noise, which is
         what a new measurement should be compared with.
@@ -374,9 +381,9 @@ class ScaleUpModel(Model, ABC):
         return dict(self.config)
 
     def save(self, path: str | Path) -> Path:
-        """Save to the directory ``path`` (created; files written atomically)."""
-        from mfgp import io
-
+        """Save to the directory ``path`` (created; files written atomically): ``model.json``
+        (class, configuration, metadata, versions) and ``state.pt`` (tensors only, read back
+        with ``torch.load(weights_only=True)``)."""
         self._check_fitted()
         path = Path(path)
         meta = {
@@ -464,6 +471,31 @@ def _tensor_key(tensors: list[Tensor]) -> tuple[tuple[int, int], ...]:
     return tuple((id(t), t._version) for t in tensors)
 
 
+def _load_state(state_file: Path) -> dict[str, Any]:
+    """``state.pt`` read with ``torch.load(weights_only=True)``: tensors, numbers, strings and
+    containers of them only, so that a shared model folder cannot run code when loaded."""
+    try:
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "unsupported global" not in str(err).lower():  # not a forbidden class: damaged
+            raise InputDataError(
+                f"{state_file} is not a readable mfgp model state (it does not "
+                "unpickle as tensors); save the model again"
+            ) from None
+        raise InputDataError(
+            f"{state_file} holds Python objects other than tensors, which mfgp refuses to load "
+            "because unpickling them could run code; refit the model and save it with this mfgp"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise InputDataError(
+            f"{state_file} is not a readable mfgp model state ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:120]}); save the model again"
+        ) from None
+    if not isinstance(state, dict) or "state_dict" not in state or "train_X" not in state:
+        raise InputDataError(f"{state_file} is not an mfgp model state; save the model again")
+    return state
+
+
 def load_model(
     path: str | Path,
     *,
@@ -487,16 +519,22 @@ def load_model(
         raise InputDataError(
             f"{path} is not a saved mfgp model: expected model.json and state.pt inside"
         )
-    meta = json.loads(meta_file.read_text())
+    try:
+        meta = json.loads(meta_file.read_text())
+        name = meta["model"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputDataError(
+            f"{meta_file} is not an mfgp model description ({err}); save the model again"
+        ) from None
     import mfgp.models  # noqa: F401
 
-    cls = MODEL_REGISTRY.get(meta["model"])
+    cls = MODEL_REGISTRY.get(name)
     if cls is None:
-        raise InputDataError(f"{path} holds model {meta['model']!r}, which is not registered")
+        raise InputDataError(f"{path} holds model {name!r}, which is not registered")
     if expected is not None and expected is not ScaleUpModel and not issubclass(cls, expected):
         raise InputDataError(f"{path} holds a {cls.__name__}, not a {expected.__name__}")
     config = {**meta.get("config", {}), **overrides}
     model = cls(**config)
-    state = torch.load(state_file, map_location="cpu", weights_only=False)
+    state = _load_state(state_file)
     model._restore(state, meta.get("metadata", {}))
     return model.to(resolve_device(device))

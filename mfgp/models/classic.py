@@ -1,6 +1,7 @@
 """The classic parameter-scaling workflow (what the field does today), as an mfgp model.
 
-Steps (PHYSICS.md, "Growth curves and the classic scaling workflow"):
+Steps (growth curves as in Baranyi & Roberts 1994 and Zwietering et al. 1990, Appl. Environ.
+Microbiol. 56:1875; scaling rules as in Garcia-Ochoa & Gomez 2009, Biotechnol. Adv. 27:153):
 
 1. fit a growth curve (Baranyi-Roberts by default; logistic or Gompertz) to the time course
    measured at each training volume (:mod:`mfgp.scaling.growth`, least squares);

@@ -9,6 +9,8 @@ fidelity column at prediction (it always predicts the top level) and follows
   initialised from their own seeded :class:`torch.Generator`. The posterior (latent) variance is
   the spread of the member means (epistemic); ``observation_noise=True`` adds the mean of the
   member variances (aleatoric), so the total is the variance of the equally weighted mixture.
+  ``predict(X, observation_noise=True)`` returns that mixture of the members' Gaussians itself;
+  without observation noise it returns the Gaussian of the spread of the member means.
 - ``random_forest``: scikit-learn's ``RandomForestRegressor``; mean and variance across the trees
   (the bootstrap spread), observation noise from the out-of-bag residuals.
 - ``gbt``: scikit-learn's ``GradientBoostingRegressor`` with the quantile loss at 2.5, 50 and
@@ -17,12 +19,17 @@ fidelity column at prediction (it always predicts the top level) and follows
 - ``xgboost`` and ``lightgbm``: the same quantile construction with XGBoost or LightGBM
   (optional: ``pip install mfgp[boost]``; a clear error says so when missing).
 
+The tree models' ``predict`` returns a Gaussian prediction (:meth:`Prediction.gaussian
+<mfgp.prediction.Prediction.gaussian>` of the mean and variance above).
+
 Inputs are standardised with the training statistics and targets standardised; predictions are
 returned in data units; known noise variances (``Yvar``) are ignored. Tree models cannot
 extrapolate beyond the training volumes (their prediction is flat outside), which is exactly the
 weakness this comparison is meant to show.
-The fitted tree estimators are saved as pickled bytes in the model's extra state (loading a model
-therefore unpickles: only load files you trust, as with any ``torch.load``).
+Saving stores no pickle: a tree model keeps its training rows and the seed of its fit, and
+:func:`~mfgp.models.base.load_model` refits the estimators from them (scikit-learn, XGBoost and
+LightGBM are deterministic for a given seed, data and package version; a fit with
+``seed=None`` draws a seed and stores it), so a shared model folder cannot run code.
 
 Hand-written numerics, and why: the ensemble MLP is written as batched weight tensors
 (``members x in x out``) so the 5 members train in one optimiser loop on any device and dtype;
@@ -40,7 +47,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
-import pickle
+import secrets
 import warnings
 from typing import Any
 
@@ -49,7 +56,7 @@ import torch
 from torch import Tensor, nn
 
 from mfgp.exceptions import InputDataError
-from mfgp.models.base import register_model
+from mfgp.models.base import Prediction, register_model
 from mfgp.models.baselines import TopLevelBaseline, num_threads, scale_groups
 
 __all__ = [
@@ -112,7 +119,11 @@ class MLPEnsemble(_StandardisedTop):
 
     Prediction: with member means ``mu_k`` and variances ``s2_k`` the mixture mean is
     ``mean(mu_k)``; the latent variance is ``var(mu_k)`` (epistemic) and with observation noise
-    ``mean(s2_k + mu_k^2) - mean^2`` (the mixture variance).
+    ``mean(s2_k + mu_k^2) - mean^2`` (the mixture variance). :meth:`predict` with
+    ``observation_noise=True`` returns the equal-weight mixture of the members' Gaussians
+    ``N(mu_k, s2_k)`` (data units), whose quantiles are its bounds; without observation noise
+    the Gaussian ``N(mean(mu_k), var(mu_k))`` of the spread of the member means (a mixture of
+    the members' point predictions would have no density).
 
     Args:
         members: ensemble size.
@@ -230,10 +241,23 @@ class MLPEnsemble(_StandardisedTop):
             var = var + s2.mean(-2)
         return self.y_mean_ + self.y_std_ * mean, self.y_std_**2 * var
 
+    def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
+        """With ``observation_noise``, the mixture of the members' Gaussians at ``X``
+        (``n x d``); without, the Gaussian of the spread of the member means (see the class
+        docstring)."""
+        if not observation_noise:
+            return super().predict(X)
+        self._check_X(X)
+        with torch.no_grad():
+            mu, s2 = self._forward((X[..., :-1] - self.x_mean_) / self.x_std_)
+            means = (self.y_mean_ + self.y_std_ * mu).transpose(-1, -2)  # ... x n x members
+            return Prediction.mixture(None, means, (self.y_std_**2 * s2).transpose(-1, -2))
+
 
 # ---------------------------------------------------------------------------- tree models
 class _SklearnBaseline(_StandardisedTop):
-    """Wraps fitted scikit-learn-style estimators; they are saved as pickled bytes."""
+    """Wraps fitted scikit-learn-style estimators. They are not saved: loading refits them from
+    the saved training rows with the saved seed (no pickle; see the module docstring)."""
 
     estimators_: list[Any]
 
@@ -256,13 +280,32 @@ class _SklearnBaseline(_StandardisedTop):
         var_t = torch.as_tensor(var, dtype=Xf.dtype, device=Xf.device).reshape(shape)
         return self.y_mean_ + self.y_std_ * mean_t, self.y_std_**2 * var_t.clamp_min(1e-10)
 
+    def _fit_estimators(self, seed: int) -> None:
+        """Fit ``estimators_`` on the standardised training rows with ``seed`` (override)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _optimize(self, *, seed: int | None, **options: Any) -> None:
+        if options:
+            raise InputDataError(
+                f"{self.name} takes no fit options, got {sorted(options)}; set the model's "
+                "options in its constructor (--model-option)"
+            )
+        if seed is None:  # a seed of its own, stored, so that loading refits the same model
+            seed = secrets.randbits(31)
+        self.metadata["fit_seed"] = int(seed)
+        self._fit_estimators(int(seed))
+
     def _extra_state(self) -> dict[str, Any]:
-        return {"estimators": pickle.dumps(self.estimators_)}
+        return {"fit_seed": int(self.metadata["fit_seed"])}
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
-        if "estimators" not in extra:
-            raise InputDataError(f"the saved {type(self).__name__} has no fitted estimators")
-        self.estimators_ = pickle.loads(extra["estimators"])  # noqa: S301 (trusted own file)
+        seed = self.metadata.get("fit_seed", extra.get("fit_seed"))
+        if seed is None:
+            raise InputDataError(
+                f"the saved {type(self).__name__} records no fit seed (saved by an older "
+                "mfgp, which pickled its trees); refit it and save it again"
+            )
+        self._fit_estimators(int(seed))
 
 
 @register_model("random_forest")
@@ -294,7 +337,7 @@ class RandomForest(_SklearnBaseline):
             n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, max_features=max_features
         )
 
-    def _optimize(self, *, seed: int | None, **options: Any) -> None:
+    def _fit_estimators(self, seed: int) -> None:
         from sklearn.ensemble import RandomForestRegressor
 
         Z, y = self._numpy_training()
@@ -364,7 +407,7 @@ class _QuantileBoosting(_SklearnBaseline):
         """An unfitted estimator with ``fit(Z, y)``/``predict(Z)`` for one quantile."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def _optimize(self, *, seed: int | None, **options: Any) -> None:
+    def _fit_estimators(self, seed: int) -> None:
         Z, y = self._numpy_training()
         median = self._make(0.5, seed).fit(Z, y)
         folds = scale_groups(torch.as_tensor(Z[:, 0])).numpy()

@@ -19,26 +19,26 @@ maximises its exact marginal likelihood from a few seeded restarts.
 Prediction propagates the lower levels' uncertainty by Monte Carlo (paper eq. 2.7): ``S`` paths
 ``f_0^s ~ p(f_0 | data)``, ``f_k^s ~ p(f_k | f_{k-1}^s, data)`` (one ancestral draw per path, so
 the cost is linear in the number of levels, not ``S^L`` as in Emukit); the predictive mean and
-variance follow from the law of total variance, ``E_s[m^s]`` and ``E_s[v^s] + Var_s[m^s]``,
-returned as a moment-matched Gaussian. The standard normal draws come from a ``torch.Generator``
-seeded with ``mc_seed``, so predictions are reproducible.
+variance follow from the law of total variance, ``E_s[m^s]`` and ``E_s[v^s] + Var_s[m^s]``;
+:meth:`~NARGP.posterior` returns them as a moment-matched Gaussian, :meth:`~NARGP.predict` the
+mixture of the paths' Gaussians itself (with those moments). The standard normal draws come
+from a ``torch.Generator`` seeded with ``mc_seed``, so predictions are reproducible.
 
 With ``hyperparameter_samples=S`` the kernel hyperparameters of every level are integrated
 too: ``S`` posterior draws per level (the Metropolis sampler of :mod:`mfgp.models.hyper_mcmc`,
-as in :class:`~mfgp.models.ar1.AR1MultiFidelityGP`), and the prediction is the moment-matched
-mixture of the ``S`` plug-in predictions, each with its own Monte Carlo paths.
+as in :class:`~mfgp.models.ar1.AR1MultiFidelityGP`), and the prediction is the mixture of the
+``S`` plug-in predictions, each with its own Monte Carlo paths (moment-matched by ``posterior``).
 
 Inputs are scaled to the unit cube of the training inputs; outputs of every level are
-standardised with the lowest level's mean and standard deviation (statistics pooled at level 0,
-as ``DESIGN.md`` asks), and the ``f`` input of level ``k`` is rescaled to ``[0, 1]`` over the
-level-``k - 1`` training outputs, so that one set of lengthscale priors suits every input.
+standardised with the lowest level's mean and standard deviation (statistics pooled at level
+0), and the ``f`` input of level ``k`` is rescaled to ``[0, 1]`` over the level-``k - 1``
+training outputs, so that one set of lengthscale priors suits every input.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import math
 import warnings
 from typing import Any
 
@@ -47,44 +47,23 @@ from botorch.exceptions import ModelFittingError as BoTorchFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from gpytorch.constraints import GreaterThan
-from gpytorch.kernels import Kernel, MaternKernel, RBFKernel, ScaleKernel
+from gpytorch.kernels import ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior, LogNormalPrior
-from linear_operator.utils.errors import NotPSDError
+from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
+from mfgp import progress
 from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
-from mfgp.models.base import ScaleUpModel, gaussian_posterior, register_model
-from mfgp.models.gp_linalg import jittered_cholesky, loo_variance_scale, solve_lower
+from mfgp.models.base import Prediction, ScaleUpModel, gaussian_posterior, register_model
+from mfgp.models.gp_linalg import loo_variance_scale, solve_lower
 from mfgp.models.hyper_mcmc import mixture_moments, sample_level, set_params
+from mfgp.models.nargp_levels import _initialise, _level_kernel, _safe_cholesky, _train_factor
 
 __all__ = ["NARGP"]
 
 log = logging.getLogger(__name__)
-
-
-def _base_kernel(kind: str, d: int, active_dims: list[int]) -> Kernel:
-    # weak, dimension-scaled log-normal lengthscale prior (BoTorch's default since 0.12,
-    # Hvarfner et al. 2024): short lengthscales (oscillating levels) stay reachable
-    prior = LogNormalPrior(loc=math.sqrt(2) + 0.5 * math.log(max(d, 1)), scale=math.sqrt(3))
-    if kind == "rbf":
-        return RBFKernel(ard_num_dims=d, active_dims=active_dims, lengthscale_prior=prior)
-    return MaternKernel(nu=2.5, ard_num_dims=d, active_dims=active_dims, lengthscale_prior=prior)
-
-
-def _level_kernel(kind: str, d: int, first: bool) -> Kernel:
-    """Level-0 kernel ``k(x, x')`` or the NARGP kernel ``k_rho k_f + k_delta`` on ``d + 1``."""
-    x_dims = list(range(d))
-    if first:
-        return ScaleKernel(_base_kernel(kind, d, x_dims), outputscale_prior=GammaPrior(2.0, 0.15))
-    k_rho = _base_kernel(kind, d, x_dims)
-    k_f = _base_kernel(kind, 1, [d])
-    k_delta = _base_kernel(kind, d, x_dims)
-    return ScaleKernel(k_rho * k_f, outputscale_prior=GammaPrior(2.0, 0.15)) + ScaleKernel(
-        k_delta, outputscale_prior=GammaPrior(2.0, 1.0)
-    )
 
 
 @register_model("nargp")
@@ -180,6 +159,10 @@ class NARGP(ScaleUpModel):
         )
 
     # ----------------------------------------------------------------- building
+    def memory_estimate(self, X: Tensor) -> tuple[int, int | None, int]:
+        """One exact GP per level (see the base class)."""
+        return self._dense_need(X, list(range(int(X[:, -1].max().round()) + 1)))
+
     def _build(self, X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
         if Yvar is not None:
             raise InputDataError(
@@ -357,7 +340,7 @@ class NARGP(ScaleUpModel):
         mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
         best_loss, best_state = float("inf"), None
         gen = torch.Generator().manual_seed(1_000_003 * (0 if seed is None else seed) + k)
-        for r in range(restarts):
+        for r in progress.steps(range(restarts), desc=f"nargp level {k}: restarts", leave=False):
             _initialise(gp, gen, first=r == 0, min_noise=self.config["min_noise"])
             if r == 0 and warm is not None:  # parameters only (not the draws, not the data)
                 params = {n: p.detach() for n, p in warm.named_parameters()}
@@ -451,6 +434,26 @@ class NARGP(ScaleUpModel):
         self, gps: torch.nn.ModuleList, x: Tensor, levels: Tensor, full: bool, offset: int
     ) -> tuple[Tensor, Tensor]:
         """:meth:`_propagate` for the level GPs ``gps``, Monte Carlo seed ``mc_seed + offset``."""
+        pm, pv, path_covs, idx = self._paths(gps, x, levels, full, offset)
+        S, n = pm.shape
+        mean = pm.mean(0)
+        centred = pm - mean
+        if not full:
+            return mean, pv.mean(0) + centred.pow(2).sum(0) / S
+        same = idx.unsqueeze(0) == idx.unsqueeze(1)
+        cond = torch.zeros(n, n, dtype=x.dtype, device=x.device)
+        for k in idx.unique().tolist():
+            sel = idx == k
+            block = path_covs[k].mean(0)
+            cond = torch.where(sel.unsqueeze(0) & sel.unsqueeze(1) & same, block, cond)
+        return mean, cond + centred.T @ centred / S
+
+    def _paths(
+        self, gps: torch.nn.ModuleList, x: Tensor, levels: Tensor, full: bool, offset: int
+    ) -> tuple[Tensor, Tensor, list[Tensor], Tensor]:
+        """The Monte Carlo paths of :meth:`_propagate_levels`: each row's conditional mean and
+        variance at its level per path (``S x n`` each), every level's per-path variances
+        (``S x n``) or covariances (``S x n x n``), and the rows' levels."""
         n = x.shape[0]
         S = int(self.config["n_samples"])
         top = int(levels.max().item())
@@ -475,18 +478,20 @@ class NARGP(ScaleUpModel):
         idx = levels.long()
         rows = torch.arange(n, device=x.device)
         pm = torch.stack(path_means)[idx, :, rows].transpose(0, 1)  # S x n
-        mean = pm.mean(0)
-        centred = pm - mean
-        if not full:
-            pv = torch.stack(path_covs)[idx, :, rows].transpose(0, 1)
-            return mean, pv.mean(0) + centred.pow(2).sum(0) / (S - 1)
-        same = idx.unsqueeze(0) == idx.unsqueeze(1)
-        cond = torch.zeros(n, n, dtype=x.dtype, device=x.device)
-        for k in idx.unique().tolist():
-            sel = idx == k
-            block = path_covs[k].mean(0)
-            cond = torch.where(sel.unsqueeze(0) & sel.unsqueeze(1) & same, block, cond)
-        return mean, cond + centred.T @ centred / (S - 1)
+        diag = [c.diagonal(dim1=-2, dim2=-1) for c in path_covs] if full else path_covs
+        pv = torch.stack(diag)[idx, :, rows].transpose(0, 1)
+        return pm, pv, path_covs, idx
+
+    def _mixture_parts(self, x: Tensor, levels: Tensor, full: bool) -> tuple[Tensor, Tensor]:
+        """Component means and variances (``n x K``, standardised units) of the Monte Carlo
+        mixture at ``x`` (unit cube): ``n_samples`` paths per hyperparameter draw (or of the
+        plug-in fit): the equal-weight mixture whose exact moments :meth:`posterior` gives."""
+        means, variances = [], []
+        for s, gps in enumerate(self._draw_levels() or [self.levels_]):
+            pm, pv, _, _ = self._paths(gps, x, levels, full, s)
+            means.append(pm)
+            variances.append(pv)
+        return torch.cat(means).transpose(0, 1), torch.cat(variances).transpose(0, 1)
 
     def posterior(
         self,
@@ -536,6 +541,25 @@ class NARGP(ScaleUpModel):
             post = posterior_transform(post)
         return post
 
+    def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
+        """The Monte Carlo predictive distribution at ``X`` (``n x d``): the equal-weight
+        mixture of the paths' Gaussians (paper eq. 2.7), over every hyperparameter draw with
+        ``hyperparameter_samples``, plus each row's level noise with ``observation_noise``.
+        Its mean and variance are :meth:`posterior`'s (see :meth:`_mixture_parts`); the bounds
+        are the mixture's quantiles."""
+        self._check_X(X)
+        full = self.config["covariance"] == "sample"
+        with torch.no_grad():
+            x = (X[:, :-1] - self.x_lo_) / self.x_rng_
+            levels = X[:, -1].round().long()
+            m, v = self._mixture_parts(x, levels, full)
+            if observation_noise:
+                noise = torch.stack([gp.likelihood.noise.squeeze() for gp in self.levels_])
+                v = v + noise[levels].unsqueeze(-1)
+            v = v + 1e-12 if full else v  # the diagonal jitter of posterior()
+            scale = self.y_std_
+            return Prediction.mixture(None, m * scale + self.y_mean_, v * scale**2)
+
     # -------------------------------------------------------------- persistence
     def _extra_state(self) -> dict[str, Any]:
         return {"train_inputs": [gp.train_inputs[0].detach().cpu() for gp in self.levels_]}
@@ -543,58 +567,3 @@ class NARGP(ScaleUpModel):
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
         for gp, x in zip(self.levels_, extra.get("train_inputs", []), strict=False):
             gp.set_train_data(inputs=x.to(gp.train_targets), strict=False)
-
-
-def _initialise(gp: SingleTaskGP, gen: torch.Generator, *, first: bool, min_noise: float) -> None:
-    """Set a restart's starting hyperparameters.
-
-    The first restart starts from lengthscales 0.3 (unit-cube inputs), unit outputscales and a
-    small noise (1e-4, standardised units; starting in the interpolating regime avoids the
-    "everything is noise" optimum on oscillating levels). Later restarts draw lengthscales
-    log-uniformly in [0.03, 3], outputscales in [0.1, 3] and noise in [1e-6, 1e-2] from ``gen``.
-    """
-
-    def draw(shape: torch.Size, lo: float, hi: float, like: Tensor) -> Tensor:
-        u = torch.rand(shape, generator=gen, dtype=torch.float64)
-        return torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))).to(like)
-
-    with torch.no_grad():
-        for module in gp.covar_module.modules():
-            if isinstance(module, (RBFKernel, MaternKernel)):
-                ls = module.lengthscale
-                module.lengthscale = (
-                    torch.full_like(ls, 0.3) if first else draw(ls.shape, 0.03, 3.0, ls)
-                )
-            elif isinstance(module, ScaleKernel):
-                os_ = module.outputscale
-                module.outputscale = (
-                    torch.ones_like(os_) if first else draw(os_.shape, 0.1, 3.0, os_)
-                )
-        noise = gp.likelihood.noise
-        value = torch.full_like(noise, 1e-4) if first else draw(noise.shape, 1e-6, 1e-2, noise)
-        gp.likelihood.noise = value.clamp_min(2 * min_noise)
-        gp.mean_module.constant = torch.zeros_like(gp.mean_module.constant)
-
-
-def _train_factor(gp: SingleTaskGP) -> tuple[Tensor, Tensor, Tensor]:
-    """Cholesky factor of a level's training covariance (kernel plus noise), the weights
-    ``alpha = A^-1 (y - c)`` (``n_tr x 1``) and the constant mean ``c``."""
-    Xtr = gp.train_inputs[0]
-    K = gp.covar_module(Xtr, Xtr).to_dense()
-    K = K + gp.likelihood.noise.squeeze() * torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
-    Lc = _safe_cholesky(K)
-    c = gp.mean_module.constant.squeeze()
-    alpha = torch.cholesky_solve((gp.train_targets - c).unsqueeze(-1), Lc)
-    return Lc, alpha, c
-
-
-def _safe_cholesky(cov: Tensor) -> Tensor:
-    """Cholesky factor of ``... x n x n`` covariances, with the dtype's jitter ladder (scaled
-    by the mean variance)."""
-    try:
-        return jittered_cholesky(cov, relative=True)
-    except NotPSDError as err:
-        raise ModelFittingError(
-            "the NARGP predictive covariance is not positive definite even with jitter; use "
-            "covariance='diag' or float64"
-        ) from err

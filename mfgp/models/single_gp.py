@@ -32,6 +32,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior, LogNormalPrior
 from torch import Tensor
 
+from mfgp import progress
 from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
 from mfgp.models.base import ScaleUpModel, register_model
 
@@ -89,6 +90,10 @@ class SingleFidelityGP(ScaleUpModel):
             raise InputDataError(f"restarts must be >= 1, got {restarts}")
         super().__init__(mean=mean, restarts=restarts, maxiter=maxiter)
 
+    def memory_estimate(self, X: Tensor) -> tuple[int, int | None, int]:
+        """One exact GP on the top-fidelity rows (see the base class)."""
+        return self._dense_need(X, [int(X[:, -1].max().round())])
+
     def _build(self, X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
         d = X.shape[-1] - 1
         if d < 1:
@@ -117,7 +122,8 @@ class SingleFidelityGP(ScaleUpModel):
         maxiter = options.get("maxiter", self.config["maxiter"])
         mll = ExactMarginalLogLikelihood(self.gp_.likelihood, self.gp_)
         best_loss, best_state = float("inf"), None
-        for r in range(self.config["restarts"]):
+        restarts = range(self.config["restarts"])
+        for r in progress.steps(restarts, desc=f"{self.name}: restarts", leave=False):
             if r > 0:
                 sample_all_priors(self.gp_)
             try:
