@@ -103,8 +103,11 @@ from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
+from mfgp import io, progress
+from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
-from mfgp.models.base import seeded
+from mfgp.memory import check_model_memory
+from mfgp.models.base import get_model, seeded
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -124,6 +127,7 @@ __all__ = [
     "build_acquisition",
     "format_suggestions",
     "incumbent_best",
+    "sequential_greedy",
     "load_config",
     "parse_assignments",
     "run_suggest",
@@ -1021,6 +1025,37 @@ def build_acquisition(
     )
 
 
+def sequential_greedy(
+    acq: AcquisitionFunction, *, q: int, choices: Tensor, max_batch_size: int = 2048
+) -> tuple[Tensor, Tensor]:
+    """Pick ``q`` of ``choices`` (``n x d``) one at a time, each conditioned on the ones before
+    as pending points: BoTorch's :func:`~botorch.optim.optimize.optimize_acqf_discrete` for
+    ``q > 1``, one call per pick so that progress can be shown.
+
+    Returns:
+        ``q x d`` picks (fewer when fewer choices exist) and their ``q`` acquisition values.
+    """
+    base = acq.X_pending
+    q = min(int(q), int(choices.shape[0]))
+    picked: list[Tensor] = []
+    values: list[Tensor] = []
+    remaining = choices
+    try:
+        for i in progress.steps(range(q), desc="choosing runs", label=lambda i: f"run {i + 1}"):
+            x, v = optimize_acqf_discrete(
+                acq, q=1, choices=remaining, max_batch_size=max_batch_size
+            )
+            picked.append(x)
+            values.append(v.reshape(()))
+            if i + 1 < q:
+                chosen = torch.cat(picked, dim=-2)
+                acq.set_X_pending(chosen if base is None else torch.cat([base, chosen], dim=-2))
+                remaining = remaining[~(remaining == x).all(dim=-1)]
+    finally:
+        acq.set_X_pending(base)
+    return torch.cat(picked, dim=-2), torch.stack(values)
+
+
 def _check_goal(goal: str) -> str:
     g = _GOAL_ALIASES.get(str(goal).lower())
     if g is None:
@@ -1095,7 +1130,7 @@ def suggest(
             raise InputDataError("goal 'ei' needs an option at the top fidelity")
     with seeded(seed, X_train.device):
         acq = build_acquisition(model, space, goal=goal, seed=seed, n_mc=n_mc)
-        X, values = optimize_acqf_discrete(acq, q=q, choices=cands, max_batch_size=256)
+        X, values = sequential_greedy(acq, q=q, choices=cands, max_batch_size=256)
     values = values.reshape(-1)
     cost_model = OptionCostModel(space.options).to(**kw)
     with torch.no_grad():
@@ -1183,10 +1218,6 @@ def run_suggest(
     Returns:
         A :class:`SuggestResult`.
     """
-    from mfgp import io
-    from mfgp.data import ScaleUpData
-    from mfgp.models.base import get_model
-
     cfg: dict[str, Any] = {}
     if isinstance(config, (str, Path)):
         cfg = load_config(config)
@@ -1197,19 +1228,25 @@ def run_suggest(
     seed = int(seed if seed is not None else cfg.get("seed", 0))
     model_name = model if model is not None else cfg.get("model", "ar1")
     n_cand = int(n_candidates if n_candidates is not None else cfg.get("n_candidates", 512))
+    inputs = [data] if isinstance(data, (str, Path)) else []
     if out is not None:
-        out = Path(out)
-        if isinstance(data, (str, Path)):
-            io.check_not_input([out / "suggestions.csv", out / "suggestions.json"], [data])
+        out = io.check_output_folder(out, inputs)
+    data_options = dict(data_options or {})
+    max_rows = data_options.pop("max_rows_per_level", None)
     if not isinstance(data, ScaleUpData):
         if target is None:
             raise InputDataError("target is required when data is a path (--target COL)")
-        data = ScaleUpData(data, target=target, device=device, **dict(data_options or {}))
+        data = ScaleUpData(data, target=target, device=device, **data_options)
+    if max_rows is not None:
+        data = data.thin_levels(int(max_rows), seed=seed)
     space = SearchSpace.from_data(
         data, costs=costs, target_volume_L=target_volume_L, scales=scales, config=cfg
     )
     options = {**dict(cfg.get("model_options", {})), **dict(model_options or {})}
-    fitted = get_model(model_name, **options).fit(data, seed=seed)
+    fitted = get_model(model_name, **options)
+    check_model_memory(model_name, fitted, data)
+    log.info("fitting %s on %d rows", model_name, len(data))
+    fitted.fit(data, seed=seed)
     result = suggest(
         fitted,
         space,
@@ -1234,6 +1271,7 @@ def run_suggest(
             "suggestions": json.loads(result.frame.to_json(orient="records")),
             "versions": io.versions(),
         }
-        io.atomic_write_csv(out / "suggestions.csv", result.frame)
-        io.atomic_write_json(out / "suggestions.json", payload)
+        with io.output_folder(out, inputs=inputs, command="mfgp suggest") as tmp:
+            io.atomic_write_csv(tmp / "suggestions.csv", result.frame)
+            io.atomic_write_json(tmp / "suggestions.json", payload)
     return SuggestResult(result, space, fitted, out)

@@ -5,7 +5,11 @@ Subcommands:
     simulate  simulate one fed-batch run at a volume under a scale-up rule (mfgp.simulate).
     suggest   propose the next runs (cost-aware acquisition, mfgp.acquisition).
 
-Errors in the user's input print one line (``error: ...``) and exit with status 2.
+Errors in the user's input print one line (``error: ...``) and exit with status 2; Ctrl-C
+prints one line and exits with status 130, leaving every output folder as it was. Warnings
+about the data print as ``warning: ...`` lines. Progress shows as bars on a terminal and as one
+line per step otherwise; ``-q`` prints errors only, ``-v`` adds mfgp's INFO detail and ``-vv``
+its DEBUG detail (other libraries' log output stays at warnings).
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from mfgp.exceptions import InputDataError, MFGPError
+from mfgp import progress
+from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,6 +83,37 @@ def _add_model_option(p: argparse.ArgumentParser, *, prefixed: bool) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _add_max_rows(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-rows-per-level",
+        type=_positive_int,
+        metavar="N",
+        help="use a seeded random subset of at most N rows of each cheap level (the "
+        "measurements are never thinned): exact GPs need memory ~ rows^2",
+    )
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "fidelity_order": args.fidelity_order,
+        "features": args.features,
+        "ignore": args.ignore,
+    }
+    if args.max_rows_per_level is not None:
+        opts["max_rows_per_level"] = args.max_rows_per_level
+    return opts
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
@@ -95,6 +133,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
     p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
     p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
+    _add_max_rows(p)
     p.add_argument(
         "--suggest-costs",
         metavar="NAME=COST,...",
@@ -120,11 +159,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         device=args.device,
         out=args.out,
         seed=args.seed,
-        data_options={
-            "fidelity_order": args.fidelity_order,
-            "features": args.features,
-            "ignore": args.ignore,
-        },
+        data_options=_data_options(args),
         suggest=None
         if not args.suggest_costs
         else {
@@ -179,7 +214,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from mfgp.io import atomic_write_csv
+    from mfgp.io import atomic_write_csv, check_output_file
     from mfgp.simulate import simulate
 
     result = simulate(
@@ -211,6 +246,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         result.limited_by,
     )
     if args.out:
+        check_output_file(args.out)
         atomic_write_csv(args.out, frame)
         print(f"wrote {args.out} ({len(frame)} rows)")
     else:
@@ -246,6 +282,7 @@ def _add_suggest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
     p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
     p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
+    _add_max_rows(p)
     p.set_defaults(func=_cmd_suggest)
 
 
@@ -278,11 +315,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         n_candidates=args.candidates,
         out=args.out,
         device=args.device,
-        data_options={
-            "fidelity_order": args.fidelity_order,
-            "features": args.features,
-            "ignore": args.ignore,
-        },
+        data_options=_data_options(args),
     )
     frame = result.suggestions.frame
     print(f"goal {result.suggestions.goal}: gain = {frame.attrs.get('gain_unit')}")
@@ -305,17 +338,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Formatter(logging.Formatter):
+    """``warning: ...`` / ``error: ...`` for users; INFO as the bare message; DEBUG named."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if record.exc_info and record.levelno <= logging.DEBUG:
+            msg += "\n" + self.formatException(record.exc_info)
+        if record.levelno >= logging.ERROR:
+            return f"error: {msg}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {msg}"
+        if record.levelno >= logging.INFO:
+            return msg
+        return f"debug {record.name}: {msg}"
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(logging.ERROR if quiet else logging.WARNING)  # other libraries' output
+    mfgp_level = logging.ERROR if quiet else [logging.WARNING, logging.INFO][min(verbose, 1)]
+    if verbose > 1 and not quiet:
+        mfgp_level = logging.DEBUG
+    logging.getLogger("mfgp").setLevel(mfgp_level)
+    logging.getLogger("mfgp.progress").setLevel(logging.ERROR if quiet else logging.INFO)
+    progress.configure(enabled=not quiet)
+
+
+@contextmanager
+def _warnings_as_lines(verbose: int, quiet: bool) -> Iterator[None]:
+    """Show mfgp's warnings as one ``warning: ...`` line each (not ``-q``); other libraries'
+    warnings (numerical jitter, deprecations) only with ``-v``."""
+    log = logging.getLogger("mfgp")
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if quiet:
+            return
+        if issubclass(category, MFGPWarning) or verbose > 0:
+            log.warning("%s", message)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show  # restored by catch_warnings
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mfgp`` console script; returns the exit status."""
+    """Entry point of the ``mfgp`` console script; returns the exit status (0 done, 2 bad
+    input or a failed fit, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.ERROR if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose, args.quiet)
     try:
-        return int(args.func(args) or 0)
+        with _warnings_as_lines(args.verbose, args.quiet):
+            return int(args.func(args) or 0)
     except MFGPError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: stopped before the end; no output was written or changed", file=sys.stderr
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ Model (per litre, volume change by feeding neglected: concentrated feed):
 jacket unlimited): cheap and optimistic at large scale; it is the middle fidelity of the default
 data set.
 
-Typical parameter values follow PHYSICS.md (q_S,max 1.2 g/g/h, K_S 0.05 g/L, q_crit 0.7 g/g/h,
-Y_ox 0.5, Y_of 0.15, m_S 0.03 g/g/h, K_O 5 uM).
+Typical parameter values are those of E. coli fed-batch models of the overflow class (Xu, Jahic &
+Enfors 1999, Biotechnol. Prog. 15:81; Enfors et al. 2001, J. Biotechnol. 85:175): q_S,max 1.2
+g/g/h, K_S 0.05 g/L, q_crit 0.7 g/g/h, Y_ox 0.5, Y_of 0.15, m_S 0.03 g/g/h, K_O 5 uM.
 """
 
 from __future__ import annotations

@@ -16,13 +16,20 @@ from typing import Any
 import pandas as pd
 import torch
 
-from mfgp import io
+from mfgp import acquisition, io, memory, progress
 from mfgp.data import ScaleUpData
-from mfgp.exceptions import InputDataError
+from mfgp.exceptions import InputDataError, MFGPError, ModelFittingError
 from mfgp.metrics import METRIC_NAMES, evaluate, per_volume
-from mfgp.models.base import available_models, get_model
+from mfgp.models.base import Prediction, ScaleUpModel, available_models, get_model
+from mfgp.report import write_figures, write_report
 
-__all__ = ["RunResult", "format_table", "resolve_model_names", "run"]
+__all__ = [
+    "RunResult",
+    "check_finite_prediction",
+    "format_table",
+    "resolve_model_names",
+    "run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +125,26 @@ def run(
     """Fit ``models`` on all but the ``holdout_largest`` largest measured volumes, predict those,
     and write ``metrics.json``, ``predictions.csv`` and ``models/<name>/`` into ``out``.
 
+    The output folder is written whole or not at all (:func:`mfgp.io.output_folder`): every
+    file goes into a temporary folder beside ``out``, which replaces ``out`` (an earlier mfgp
+    output there included) only when everything succeeded. A bad ``out`` (a file, the input
+    file or a folder holding it, a folder of other files) and a fit that would not fit in
+    memory are refused before any fitting. With several models, one that fails is skipped
+    with a warning (recorded in ``metrics.json`` under ``failed``); when every model fails,
+    the first failure is raised.
+
     Args:
         data: a :class:`ScaleUpData` or a CSV path (then ``target`` is required).
         target: the response column when ``data`` is a path.
         models: model names (see :func:`mfgp.available_models`), comma-separated, or ``"all"``.
         holdout_largest: number of largest top-fidelity volumes held out for evaluation.
         device: ``"cpu"`` or ``"cuda"``.
-        out: output folder (created; files replaced atomically; never an input file).
+        out: output folder (replaced whole; never an input file or a folder holding one).
         seed: seed of every fit.
         data_options: extra keyword arguments for :class:`ScaleUpData` (``fidelity_order``,
-            ``features``, ``ignore``).
+            ``features``, ``ignore``), and ``max_rows_per_level`` (a seeded random subset of
+            at most that many rows of each level below the top one; see
+            :meth:`ScaleUpData.thin_levels`).
         report: also write ``figures/*.png`` and ``report.md`` (see :mod:`mfgp.report`).
         suggest: if given, propose the next experiments with :func:`mfgp.acquisition.suggest`
             from the first fitted multi-fidelity model (else the first model), as if the
@@ -141,21 +158,28 @@ def run(
             :class:`~mfgp.exceptions.InputDataError`. Recorded in ``metrics.json``.
 
     Returns:
-        A :class:`RunResult`.
+        A :class:`RunResult` (``out_dir`` is ``out``).
     """
     out = Path(out)
+    inputs = [] if isinstance(data, ScaleUpData) else [data]
+    io.check_output_folder(out, inputs)
+    data_options = dict(data_options or {})
+    max_rows = data_options.pop("max_rows_per_level", None)
     if not isinstance(data, ScaleUpData):
         if target is None:
             raise InputDataError("target is required when data is a path (--target COL)")
-        io.check_not_input(
-            [out / "metrics.json", out / "predictions.csv", out / "report.md"], [data]
-        )
-        data = ScaleUpData(data, target=target, device=device, **(data_options or {}))
+        data = ScaleUpData(data, target=target, device=device, **data_options)
     elif device is not None:
         data = data.to(device)
+    if max_rows is not None:
+        data = data.thin_levels(int(max_rows), seed=seed)
     names = resolve_model_names(models)
     options = resolve_model_options(names, model_options)
     train, test = data.holdout_largest(holdout_largest)
+    space = None if suggest is None else _suggest_space(train, test, suggest)
+    candidates = {name: get_model(name, **options[name]) for name in names}
+    for name, model in candidates.items():
+        memory.check_model_memory(name, model, train)
     log.info(
         "training on %d rows (top-level volumes %s L), holding out %d rows at %s L",
         len(train),
@@ -163,97 +187,166 @@ def run(
         len(test),
         test.volumes().tolist(),
     )
-    y_test = test.Y.squeeze(-1)
-    tables, pred_frames, per_model, fitted = [], [], {}, {}
-    for name in names:
-        model = get_model(name, **options[name])
-        t0 = time.perf_counter()
-        model.fit(train, seed=seed)
-        fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        pred = model.predict(test.X, observation_noise=True)
-        predict_s = time.perf_counter() - t0
-        table = per_volume(test.volume_L, y_test, pred)
-        table.insert(0, "model", name)
-        tables.append(table)
-        frame = test.frame.copy()
-        frame.insert(0, "model", name)
-        frame = frame.rename(columns={data.target: "observed"})
-        frame["mean"] = pred.mean.cpu().numpy()
-        frame["sd"] = pred.sd.cpu().numpy()
-        frame["lower95"] = pred.lower.cpu().numpy()
-        frame["upper95"] = pred.upper.cpu().numpy()
-        pred_frames.append(frame)
-        per_model[name] = {
-            "overall": evaluate(y_test, pred),
-            "per_volume": table.drop(columns="model").to_dict(orient="records"),
-            "options": options[name],
-            "fit_choices": model.fit_choices(),
-            "fit_seconds": fit_s,
-            "predict_seconds": predict_s,
+    with io.output_folder(out, inputs=inputs, command="mfgp run") as tmp:
+        tables, pred_frames, per_model, fitted, failed = [], [], {}, {}, {}
+        for name in progress.steps(names, desc="fitting models"):
+            try:
+                fit = _fit_and_score(name, candidates[name], train, test, seed=seed)
+            except Exception as err:  # one model's failure must not stop the others
+                if len(names) == 1:
+                    raise _as_fitting_error(name, err) from err
+                log.debug("%s failed", name, exc_info=True)
+                failed[name] = f"{type(err).__name__}: {err}"
+                log.warning("%s skipped: %s", name, _one_line(err))
+                continue
+            table, frame, entry = fit
+            entry["options"] = options[name]
+            tables.append(table)
+            pred_frames.append(frame)
+            per_model[name] = entry
+            candidates[name].save(tmp / "models" / name)
+            fitted[name] = candidates[name]
+        if not fitted:
+            first = next(iter(failed))
+            raise ModelFittingError(
+                f"every model failed; {first}: {failed[first]} (rerun with -vv for details)"
+            )
+        table = pd.concat(tables, ignore_index=True)
+        predictions = pd.concat(pred_frames, ignore_index=True)
+        metrics = {
+            "data": {
+                "source": data.source,
+                "target": data.target,
+                "rows": len(data),
+                "features": data.feature_names,
+                "fidelities": data.fidelity_names,
+                "train_volumes_L": train.volumes().tolist(),
+                "test_volumes_L": test.volumes().tolist(),
+                "train_rows": len(train),
+                "test_rows": len(test),
+                "warnings": list(getattr(data, "validation_warnings", [])),
+            },
+            "split": {"kind": "holdout_largest", "k": holdout_largest},
+            "seed": seed,
+            "device": str(data.device),
+            "metric_names": list(METRIC_NAMES),
+            "models": per_model,
+            "failed": failed,
+            "versions": io.versions(),
         }
-        model.save(out / "models" / name)
-        fitted[name] = model
-        log.info("%s: fit %.2f s, RMSE %.4g", name, fit_s, per_model[name]["overall"]["rmse"])
-    table = pd.concat(tables, ignore_index=True)
-    predictions = pd.concat(pred_frames, ignore_index=True)
-    metrics = {
-        "data": {
-            "source": data.source,
-            "target": data.target,
-            "rows": len(data),
-            "features": data.feature_names,
-            "fidelities": data.fidelity_names,
-            "train_volumes_L": train.volumes().tolist(),
-            "test_volumes_L": test.volumes().tolist(),
-            "train_rows": len(train),
-            "test_rows": len(test),
-        },
-        "split": {"kind": "holdout_largest", "k": holdout_largest},
-        "seed": seed,
-        "device": str(data.device),
-        "metric_names": list(METRIC_NAMES),
-        "models": per_model,
-        "versions": io.versions(),
-    }
-    io.atomic_write_json(out / "metrics.json", metrics)
-    io.atomic_write_csv(out / "predictions.csv", predictions)
-    result = RunResult(table, predictions, metrics, out, fitted)
-    suggestions = None
-    if suggest is not None:
-        suggestions = _suggest(fitted, train, test, suggest, seed=seed)
-        io.atomic_write_csv(out / "suggestions.csv", suggestions)
-        result.suggestions = suggestions
-    if report:
-        from mfgp.report import write_figures, write_report
-
-        figures = write_figures(result, train)
-        write_report(result, data, train, figures=figures, suggestions=suggestions)
+        io.atomic_write_json(tmp / "metrics.json", metrics)
+        io.atomic_write_csv(tmp / "predictions.csv", predictions)
+        result = RunResult(table, predictions, metrics, tmp, fitted)
+        suggestions = None
+        if suggest is not None and space is not None:
+            suggestions = _suggest(fitted, space, train, suggest, seed=seed)
+            io.atomic_write_csv(tmp / "suggestions.csv", suggestions)
+            result.suggestions = suggestions
+        if report:
+            figures = write_figures(result, train)
+            write_report(result, data, train, figures=figures, suggestions=suggestions)
+    result.out_dir = out
     return result
+
+
+def _fit_and_score(
+    name: str, model: ScaleUpModel, train: ScaleUpData, test: ScaleUpData, *, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Fit one model, predict the held-out rows and score them."""
+    t0 = time.perf_counter()
+    model.fit(train, seed=seed)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = model.predict(test.X, observation_noise=True)
+    predict_s = time.perf_counter() - t0
+    check_finite_prediction(name, pred, test)
+    y_test = test.Y.squeeze(-1)
+    table = per_volume(test.volume_L, y_test, pred)
+    table.insert(0, "model", name)
+    frame = test.frame.copy()
+    frame.insert(0, "model", name)
+    frame = frame.rename(columns={test.target: "observed"})
+    frame["mean"] = pred.mean.cpu().numpy()
+    frame["sd"] = pred.sd.cpu().numpy()
+    frame["lower95"] = pred.lower.cpu().numpy()
+    frame["upper95"] = pred.upper.cpu().numpy()
+    entry = {
+        "overall": evaluate(y_test, pred),
+        "per_volume": table.drop(columns="model").to_dict(orient="records"),
+        "fit_choices": model.fit_choices(),
+        "fit_seconds": fit_s,
+        "predict_seconds": predict_s,
+    }
+    log.info("%s: fit %.2f s, RMSE %.4g", name, fit_s, entry["overall"]["rmse"])
+    return table, frame, entry
+
+
+def check_finite_prediction(name: str, pred: Prediction, data: ScaleUpData) -> None:
+    """Raise :class:`~mfgp.exceptions.ModelFittingError` naming the model and the rows (volume,
+    time, run) where a prediction is NaN or infinite."""
+    bad = ~(torch.isfinite(pred.mean) & torch.isfinite(pred.variance))
+    if not bool(bad.any()):
+        return
+    rows = data.frame.loc[bad.cpu().numpy()]
+    shown = []
+    for _, r in rows.head(5).iterrows():
+        parts = [f"{r['volume_L']:g} L"]
+        if "time_h" in r:
+            parts.append(f"t = {r['time_h']:g} h")
+        if "run_id" in r:
+            parts.append(f"run {r['run_id']}")
+        shown.append(" ".join(parts))
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    raise ModelFittingError(
+        f"model {name!r} predicted NaN or infinite values at {len(rows)} row(s) "
+        f"({'; '.join(shown)}{more}); check the data for extreme values (see the warnings) "
+        "or try another model"
+    )
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _as_fitting_error(name: str, err: Exception) -> MFGPError:
+    """An mfgp error as it is; anything else raised while fitting or predicting, as a
+    one-line :class:`~mfgp.exceptions.ModelFittingError` naming the model."""
+    if isinstance(err, MFGPError):
+        return err
+    log.debug("%s failed", name, exc_info=True)
+    return ModelFittingError(
+        f"model {name!r} failed: {type(err).__name__}: {_one_line(err)} (rerun with -vv to "
+        "see where; a different model, --model-option, or cleaner data may avoid it)"
+    )
+
+
+def _suggest_space(
+    train: ScaleUpData, test: ScaleUpData, options: dict[str, Any]
+) -> acquisition.SearchSpace:
+    """The search space of ``run(..., suggest=options)``, built (and so checked) before fitting."""
+    if not options.get("costs"):
+        raise InputDataError("suggest needs costs, e.g. --suggest-costs lab=1,pilot=20")
+    return acquisition.SearchSpace.from_data(
+        train,
+        costs=options["costs"],
+        target_volume_L=float(options.get("target_volume_L") or test.volumes().max()),
+        scales=options.get("scales"),
+    )
 
 
 def _suggest(
     fitted: dict[str, Any],
+    space: acquisition.SearchSpace,
     train: ScaleUpData,
-    test: ScaleUpData,
     options: dict[str, Any],
     *,
     seed: int,
 ) -> pd.DataFrame:
-    from mfgp.acquisition import SearchSpace, suggest
-
     opts = dict(options)
-    if not opts.get("costs"):
-        raise InputDataError("suggest needs costs, e.g. --suggest-costs lab=1,pilot=20")
     name = next((n for n, m in fitted.items() if m.multi_fidelity), next(iter(fitted)))
-    space = SearchSpace.from_data(
-        train,
-        costs=opts["costs"],
-        target_volume_L=float(opts.get("target_volume_L") or test.volumes().max()),
-        scales=opts.get("scales"),
-    )
     log.info("suggesting the next runs with %s (goal %s)", name, opts.get("goal", "learn"))
-    result = suggest(
+    result = acquisition.suggest(
         fitted[name],
         space,
         goal=opts.get("goal", "learn"),

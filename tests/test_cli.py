@@ -58,7 +58,11 @@ def test_input_is_never_overwritten(tmp_path, capsys):
     before = data.read_bytes()
     rc = main(["run", "--data", str(data), "--target", "C", "--out", str(tmp_path)])
     assert rc == 2
-    assert "would overwrite the input" in capsys.readouterr().err
+    assert "contains the input file" in capsys.readouterr().err
+    assert data.read_bytes() == before
+    rc = main(["run", "--data", str(data), "--target", "C", "--out", str(data)])
+    assert rc == 2
+    assert "is the input file" in capsys.readouterr().err
     assert data.read_bytes() == before
 
 
@@ -197,3 +201,25 @@ def test_run_reports_what_the_fit_chose(tmp_path):
     choice = metrics["models"]["ar1"]["fit_choices"]["log_transform"]
     assert choice in ("identity", "log")
     assert f"ar1: log_transform = {choice}" in (tmp_path / "report.md").read_text()
+
+
+# ------------------------------------------------------------------ progress and log levels
+@pytest.mark.parametrize(
+    ("flags", "present", "absent"),
+    [
+        ([], ["fitting models [1/1]: gp"], ["training on", "debug "]),
+        (["-v"], ["fitting models [1/1]: gp", "training on"], ["debug "]),
+        (["-vv"], ["training on", "debug mfgp"], ["matplotlib", "font_manager", "PIL"]),
+        (["-q"], [], ["fitting models", "training on", "debug "]),
+    ],
+)
+def test_verbosity_levels(tmp_path, capsys, flags, present, absent):
+    argv = [*flags, "run", "--data", str(DATA), "--target", "C", "--model", "gp"]
+    assert main([*argv, "--model-option", "restarts=2", "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    for text in present:
+        assert text in err
+    for text in absent:
+        assert text not in err
+    if flags == ["-q"]:
+        assert err == ""
