@@ -36,9 +36,11 @@ SAME_AS_BASE = {
     "all_empty_column.csv",
     "bom.csv",
     "crlf.csv",
+    "decimal_comma.csv",
     "semicolon.csv",
     "separator_only_rows.csv",
     "tab.csv",
+    "time_with_unit.csv",
     "trailing_commas.csv",
     "trailing_commas_rows_only.csv",
     "utf16_tab.csv",
@@ -68,7 +70,7 @@ def _named(outcome: str) -> list[str]:
 def test_readme_table_lists_every_file():
     files = {p.name for p in CORPUS.iterdir() if p.name != "README.md"}
     assert files == set(CASES)
-    assert len(files) >= 30
+    assert len(files) >= 40
     assert {kind for kind, _ in CASES.values()} == {"error", "warning", "valid"}
     assert all(words for kind, words in CASES.values() if kind != "valid")
     assert SAME_AS_BASE <= set(_named("valid")) | set(_named("warning"))

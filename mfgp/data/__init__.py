@@ -26,8 +26,17 @@ are dropped) are issued as :class:`~mfgp.exceptions.DataWarning` and kept in
 ``ScaleUpData.validation_warnings``. Rows are named as
 ``rows [3, 4] (0-based data rows; file lines 5, 6)``.
 
-Modules: :mod:`~mfgp.data.reading` (files to a raw DataFrame), :mod:`~mfgp.data.validation`
-(the checks), :mod:`~mfgp.data.dataset` (:class:`ScaleUpData`), :mod:`~mfgp.data.splits`.
+Other layouts are read too: names with units (``Working volume [m3]``, ``Time (d)``, converted
+to litres and hours), columns named explicitly (``volume_col=...``), decimal commas, Excel
+workbooks, cheap levels held in columns beside the target (``low_fidelity_cols=[...]``) and
+categorical factors (``categorical=[...]``); each conversion is kept in
+``ScaleUpData.conversions``.
+
+Modules: :mod:`~mfgp.data.reading` (files to a raw DataFrame), :mod:`~mfgp.data.columns`
+(column roles, aliases, units), :mod:`~mfgp.data.levels` (fidelity levels, the wide layout),
+:mod:`~mfgp.data.categories` (categorical factors), :mod:`~mfgp.data.layout` (the user's table
+to the canonical frame), :mod:`~mfgp.data.validation` (the checks), :mod:`~mfgp.data.dataset`
+(:class:`ScaleUpData`), :mod:`~mfgp.data.splits`.
 
 >>> import pandas as pd
 >>> df = pd.DataFrame({"V": [1.0, 1.0, 10.0, 10.0], "t": [0, 5, 0, 5], "C": [0.1, 2, 0.1, 1.5]})
@@ -41,12 +50,17 @@ Modules: :mod:`~mfgp.data.reading` (files to a raw DataFrame), :mod:`~mfgp.data.
 from __future__ import annotations
 
 from mfgp.data.dataset import ALIASES, DEFAULT_FIDELITY_ORDER, TOP_FIDELITY_NAME, ScaleUpData
+from mfgp.data.harvest import endpoint_mask, run_labels
 from mfgp.data.reading import read_table
+from mfgp.data.splits import forward_chaining
 
 __all__ = [
     "ALIASES",
     "DEFAULT_FIDELITY_ORDER",
     "TOP_FIDELITY_NAME",
     "ScaleUpData",
+    "endpoint_mask",
+    "forward_chaining",
     "read_table",
+    "run_labels",
 ]

@@ -1,15 +1,16 @@
 """ScaleUpData: a validated table as canonical columns, fidelity levels and tensors.
 
-The canonical columns and their aliases are in :data:`ALIASES`; the checks are in
+The canonical columns, their aliases and the names with units are in
+:mod:`mfgp.data.columns`; cheap levels in columns (the wide layout) and the level names in
+:mod:`mfgp.data.levels`; categorical factors in :mod:`mfgp.data.categories`; the checks in
 :mod:`mfgp.data.validation` and the splits in :mod:`mfgp.data.splits`.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +20,12 @@ import torch
 from torch import Tensor
 
 from mfgp.data import splits
-from mfgp.data.reading import read_table_with_lines
-from mfgp.data.validation import (
-    RowNames,
-    blank_cells_to_nan,
-    check_magnitudes,
-    check_minimum,
-    check_unique_names,
-    constant_columns,
-    drop_empty_columns,
-    drop_separator_rows,
-    duplicate_rows,
-    far_outside_scale,
-    ignore_hint,
-    missing_volume,
-    numeric_column,
-    operating_columns,
-)
+from mfgp.data.categories import one_hot
+from mfgp.data.columns import ALIASES, ColumnRole, resolve_roles
+from mfgp.data.layout import LAYOUT_OPTIONS, canonical_frame
+from mfgp.data.levels import DEFAULT_FIDELITY_ORDER, TOP_FIDELITY_NAME, fidelity_levels
+from mfgp.data.reading import read_data
+from mfgp.data.validation import RowNames, numeric_column
 from mfgp.exceptions import DataWarning, InputDataError
 from mfgp.settings import resolve_device, resolve_dtype
 
@@ -43,37 +33,14 @@ __all__ = ["ALIASES", "DEFAULT_FIDELITY_ORDER", "TOP_FIDELITY_NAME", "ScaleUpDat
 
 log = logging.getLogger(__name__)
 
-#: canonical column -> accepted names (matched exactly, then case-insensitively).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "volume_L": ("volume_L", "V", "volume", "scale_L"),
-    "time_h": ("time_h", "t", "time"),
-    "fidelity": ("fidelity", "source", "level"),
-    "run_id": ("run_id", "batch", "run"),
-}
-
-#: Fidelity names understood without an explicit order, from cheapest to measured truth.
-DEFAULT_FIDELITY_ORDER: tuple[str, ...] = (
-    "scaling_law",
-    "correlation",
-    "simplified_model",
-    "simulator",
-    "mechanistic",
-    "measured",
-    "measurement",
-)
-
-#: Name of the single level when the data have no fidelity column.
-TOP_FIDELITY_NAME = "measured"
-
 _NO_ROWS = RowNames()  # names the rows of new points (no file)
 
 
-def _match_alias(columns: Sequence[str], aliases: Sequence[str]) -> list[str]:
-    exact = [c for c in columns if c in aliases]
-    if exact:
-        return exact
-    lowered = {a.lower() for a in aliases}
-    return [c for c in columns if c.lower() in lowered]
+def _names(columns: str | Sequence[str] | None) -> list[str] | None:
+    """Column names as a list (one name may be given as a string)."""
+    if columns is None:
+        return None
+    return [columns] if isinstance(columns, str) else [str(c) for c in columns]
 
 
 class ScaleUpData:
@@ -82,10 +49,12 @@ class ScaleUpData:
     Problems that stop a fit raise :class:`~mfgp.exceptions.InputDataError`. Problems that do
     not (duplicate rows, values far outside their column's scale, constant operating variables,
     empty rows and columns, which are dropped) are issued as
-    :class:`~mfgp.exceptions.DataWarning` and kept in :attr:`validation_warnings`.
+    :class:`~mfgp.exceptions.DataWarning` and kept in :attr:`validation_warnings`. What was
+    converted from the user's layout (units, decimal commas, cheap levels in columns,
+    categorical factors) is logged at INFO and kept in :attr:`conversions`.
 
     Args:
-        source: a CSV path or a DataFrame (never modified; a copy is kept).
+        source: a CSV or Excel (``.xlsx``) path, or a DataFrame (never modified; a copy is kept).
         target: the response column (for example ``"C"``, ``"titer_gL"``).
         features: operating-variable columns to use (default: every other numeric column).
         ignore: columns to drop before validation (notes, dates, ...).
@@ -93,6 +62,19 @@ class ScaleUpData:
             names are not in :data:`DEFAULT_FIDELITY_ORDER`; every name in the data must be
             listed. The fidelity index is the position in this order.
         yvar_column: optional column of known measurement-noise variances of the target.
+        volume_col: the column of the working volume, named explicitly (wins over the aliases
+            and the names with units); a unit in its name (``"Size [mL]"``) is converted.
+        time_col: the column of the culture time, likewise (hours unless its name has a unit).
+        run_col: the column naming the run of every row.
+        fidelity_col: the column naming the fidelity level of every row.
+        decimal: ``","`` to read decimal commas (``4,776``), ``"."`` never to; None (default)
+            recognises them in a semicolon- or tab-separated file.
+        sheet: the sheet of an Excel workbook, by name or 0-based index (default the first).
+        low_fidelity_cols: columns holding cheap predictions beside the measured target (the
+            wide layout), cheapest first: each becomes a fidelity level named by the column,
+            below the measurements (``measured``); implies ``fidelity_order``.
+        categorical: text or integer-coded columns to encode as 0/1 indicator features
+            (``cell_line=A``, ``cell_line=B``, ...); the levels are in :attr:`categories`.
         device: ``"cpu"`` (default) or ``"cuda"``.
         dtype: ``torch.float64`` (default) or ``torch.float32``.
 
@@ -108,6 +90,9 @@ class ScaleUpData:
         target: the target column name.
         validation_warnings: the messages of the warnings issued at load (kept, not issued
             again, by :meth:`subset`, :meth:`to` and the splits).
+        conversions: what was converted from the user's layout, one message each (kept by the
+            subsets like the warnings).
+        categories: the levels of every categorical column, sorted.
     """
 
     def __init__(
@@ -119,9 +104,27 @@ class ScaleUpData:
         ignore: Sequence[str] = (),
         fidelity_order: Sequence[str | int] | None = None,
         yvar_column: str | None = None,
+        volume_col: str | None = None,
+        time_col: str | None = None,
+        run_col: str | None = None,
+        fidelity_col: str | None = None,
+        decimal: str | None = None,
+        sheet: str | int | None = None,
+        low_fidelity_cols: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | str | None = None,
     ) -> None:
+        layout = {
+            "volume_col": volume_col,
+            "time_col": time_col,
+            "run_col": run_col,
+            "fidelity_col": fidelity_col,
+            "decimal": decimal,
+            "sheet": sheet,
+            "low_fidelity_cols": _names(low_fidelity_cols),
+            "categorical": _names(categorical),
+        }
         self._load(
             source,
             target=target,
@@ -129,9 +132,10 @@ class ScaleUpData:
             ignore=ignore,
             fidelity_order=fidelity_order,
             yvar_column=yvar_column,
+            layout=layout,
             device=device,
             dtype=dtype,
-            inherited=None,
+            parent=None,
         )
 
     def _load(
@@ -143,31 +147,22 @@ class ScaleUpData:
         ignore: Sequence[str],
         fidelity_order: Sequence[str | int] | None,
         yvar_column: str | None,
+        layout: Mapping[str, Any],
         device: torch.device | str | None,
         dtype: torch.dtype | str | None,
-        inherited: Sequence[str] | None,
+        parent: ScaleUpData | None,
     ) -> None:
         """Validate ``source`` and build the tensors.
 
-        ``inherited`` is None for data given by the user: the warnings are issued (from the
-        caller of ``ScaleUpData(...)``) and kept. Derived subsets pass their parent's warnings
-        instead; they are kept, the checks that only warn are skipped, nothing is issued.
+        ``parent`` is None for data given by the user: the warnings are issued (from the
+        caller of ``ScaleUpData(...)``) and kept, the conversions logged and kept. Derived
+        subsets pass their parent instead: its warnings, conversions, categories and column
+        names are kept, the checks that only warn are skipped, nothing is issued.
         """
         self.source = str(source) if isinstance(source, (str, Path)) else "<DataFrame>"
-        lines: tuple[int, ...] | None = None
-        if isinstance(source, pd.DataFrame):
-            raw = source.copy()
-            if raw.empty:
-                raise InputDataError("the DataFrame has no rows; it needs one row per observation")
-            raw = raw.reset_index(drop=True)
-        elif isinstance(source, (str, Path)):
-            raw, file_lines = read_table_with_lines(source)
-            lines = tuple(file_lines)
-        else:
-            raise InputDataError(
-                f"data must be a CSV path or a pandas DataFrame, got {type(source).__name__}"
-            )
-        rows = RowNames(lines)
+        raw, rows, notes = read_data(
+            source, decimal=layout.get("decimal"), sheet=layout.get("sheet")
+        )
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         self._options = {
@@ -175,25 +170,49 @@ class ScaleUpData:
             "ignore": list(ignore),
             "fidelity_order": None if fidelity_order is None else list(fidelity_order),
             "yvar_column": yvar_column,
+            **{k: layout.get(k) for k in LAYOUT_OPTIONS},
         }
         self.target = target
-        frame, messages = self._canonicalise(
-            raw, target, features, ignore, yvar_column, rows, check=inherited is None
+        table = canonical_frame(
+            raw,
+            target=target,
+            features=features,
+            ignore=ignore,
+            fidelity_order=fidelity_order,
+            yvar_column=yvar_column,
+            layout=layout,
+            rows=rows,
+            notes=notes,
+            check=parent is None,
         )
-        self.fidelity_names, codes = self._fidelity_levels(frame, fidelity_order, rows)
+        frame, messages, notes = table.frame, table.warnings, table.notes
+        self.operating_names, self.yvar_column = table.operating, yvar_column
+        self.categories, self._explicit = table.categories, table.explicit
+        order = table.fidelity_order or fidelity_order
+        self.fidelity_names, codes = fidelity_levels(frame, order, rows)
         frame["fidelity"] = [self.fidelity_names[c] for c in codes]
         self.frame = frame.reset_index(drop=True)
         self._fidelity_codes = np.asarray(codes, dtype=np.int64)
+        if parent is not None:
+            self.categories = {k: list(v) for k, v in parent.categories.items()}
+            self._explicit = dict(parent._explicit)
+            self._options.update({k: parent._options.get(k) for k in LAYOUT_OPTIONS})
         self._build_tensors()
-        self.validation_warnings: list[str] = messages if inherited is None else list(inherited)
-        if inherited is None:
+        if parent is None:
+            self.validation_warnings: list[str] = messages
+            self.conversions: list[str] = notes
+            for note in notes:
+                log.info("%s", note)
             for message in messages:
                 warnings.warn(message, DataWarning, stacklevel=3)
+        else:
+            self.validation_warnings = list(parent.validation_warnings)
+            self.conversions = list(parent.conversions)
 
     @classmethod
     def _derived(cls, parent: ScaleUpData, frame: pd.DataFrame) -> ScaleUpData:
         """A ScaleUpData of some of ``parent``'s canonical rows: same levels, columns, device,
-        dtype and validation warnings (not issued again)."""
+        dtype, validation warnings (not issued again), conversions and categories."""
         out = cls.__new__(cls)
         out._load(
             frame,
@@ -202,184 +221,12 @@ class ScaleUpData:
             ignore=[],
             fidelity_order=list(parent.fidelity_names),
             yvar_column=parent.yvar_column,
+            layout={},
             device=parent.device,
             dtype=parent.dtype,
-            inherited=parent.validation_warnings,
+            parent=parent,
         )
         return out
-
-    # ---------------------------------------------------------------- validation
-    def _canonicalise(
-        self,
-        raw: pd.DataFrame,
-        target: str,
-        features: Sequence[str] | None,
-        ignore: Sequence[str],
-        yvar_column: str | None,
-        rows: RowNames,
-        *,
-        check: bool,
-    ) -> tuple[pd.DataFrame, list[str]]:
-        """The canonical frame (rows keep their original numbers) and the warning messages.
-
-        ``check`` False (for a derived subset, whose frame is canonical already) skips the
-        checks that only warn and the clean-up of empty cells, rows and columns: a subset keeps
-        its parent's columns, even one left empty in the subset.
-        """
-        messages: list[str] = []
-        raw.columns = [str(c).strip() for c in raw.columns]
-        check_unique_names(list(raw.columns))
-        missing_ignored = [c for c in ignore if c not in raw.columns]
-        if missing_ignored:
-            raise InputDataError(
-                f"columns to ignore {missing_ignored} are not in the data; "
-                f"available columns: {list(raw.columns)}"
-            )
-        if not isinstance(target, str) or not target:
-            raise InputDataError("target must be the name of a column, for example --target C")
-        if check:
-            raw = blank_cells_to_nan(raw)
-            raw, found = drop_separator_rows(raw, rows)
-            messages += found
-            messages += duplicate_rows(raw, rows)
-        raw = raw.drop(columns=list(ignore))
-        columns = list(raw.columns)
-        if target not in columns:
-            close = [c for c in columns if c.lower() == target.lower()]
-            close = close or difflib.get_close_matches(target, columns, n=3)
-            hint = f" Did you mean {close}?" if close else ""
-            raise InputDataError(
-                f"target column {target!r} does not exist; available columns: {columns}.{hint}"
-            )
-        required = {target: "target"}
-        if yvar_column is not None:
-            required[yvar_column] = "noise-variance"
-        required.update({c: "operating-variable" for c in features or () if c != target})
-        dropped: list[str] = []
-        if check:
-            raw, dropped, found = drop_empty_columns(raw, required)
-            messages += found
-        columns = list(raw.columns)
-
-        rename: dict[str, str] = {}
-        for canon, aliases in ALIASES.items():
-            matches = [c for c in _match_alias(columns, aliases) if c != target]
-            if len(matches) > 1:
-                raise InputDataError(
-                    f"columns {matches} all name the {canon!r} column; keep one of them: drop "
-                    f"the others with {ignore_hint(matches[1:])}"
-                )
-            if matches:
-                rename[matches[0]] = canon
-        frame = raw.rename(columns=rename)
-        labels = {canon: orig for orig, canon in rename.items()}
-
-        def label(column: str) -> str:
-            return labels.get(column, column)
-
-        scale_cols = [c for c in frame.columns if c.lower() == "scale" and c != target]
-        if "volume_L" not in frame.columns:
-            missing_volume(columns, _match_alias(dropped, ALIASES["volume_L"]), scale_cols)
-        if scale_cols:
-            frame = frame.rename(columns={scale_cols[0]: "scale_index"})
-            labels["scale_index"] = scale_cols[0]
-
-        def number(column: str, role: str) -> pd.Series:
-            values = numeric_column(frame, column, role, rows, label=label(column))
-            check_magnitudes(values, label(column), role, rows)
-            return values
-
-        roles = {"volume_L": "volume"}
-        frame["volume_L"] = number("volume_L", "volume")
-        check_minimum(
-            frame["volume_L"], label("volume_L"), "volume", rows, strict=True, unit=" litres"
-        )
-        if "time_h" in frame.columns:
-            roles["time_h"] = "time"
-            frame["time_h"] = number("time_h", "time")
-            check_minimum(frame["time_h"], label("time_h"), "time", rows, unit=" hours")
-        roles[target] = "target"
-        frame[target] = number(target, "target")
-        if yvar_column is not None:
-            if yvar_column not in frame.columns:
-                raise InputDataError(
-                    f"noise-variance column {yvar_column!r} does not exist; "
-                    f"available columns: {list(frame.columns)}"
-                )
-            roles[yvar_column] = "noise-variance"
-            frame[yvar_column] = number(yvar_column, "noise-variance")
-            check_minimum(frame[yvar_column], yvar_column, "noise-variance", rows)
-
-        reserved = {"volume_L", "time_h", "fidelity", "run_id", "scale_index", target}
-        if yvar_column is not None:
-            reserved.add(yvar_column)
-        operating = operating_columns(frame, features, reserved)
-        for c in operating:
-            roles[c] = "operating-variable"
-            frame[c] = number(c, "operating-variable")
-        if check:
-            for c, role in roles.items():
-                if role != "volume":  # volumes span decades (1 mL to 100 m3) by design
-                    messages += far_outside_scale(frame[c], label(c), role, rows)
-            messages += constant_columns(frame, operating, labels)
-        self.operating_names = operating
-        self.yvar_column = yvar_column
-        keep = [
-            c
-            for c in ("run_id", "fidelity", "scale_index", "volume_L", "time_h")
-            if c in frame.columns
-        ]
-        keep += [target] + ([yvar_column] if yvar_column else []) + operating
-        return frame[keep].copy(), messages
-
-    @staticmethod
-    def _fidelity_levels(
-        frame: pd.DataFrame, order: Sequence[str | int] | None, rows: RowNames = _NO_ROWS
-    ) -> tuple[list[str], list[int]]:
-        if "fidelity" not in frame.columns:
-            if order is not None and len(order) > 1:
-                raise InputDataError(
-                    f"fidelity_order {list(order)} was given but the data have no fidelity "
-                    "column; add a 'fidelity' column (aliases: source, level)"
-                )
-            name = str(order[0]) if order else TOP_FIDELITY_NAME
-            return [name], [0] * len(frame)
-        raw = frame["fidelity"]
-        if raw.isna().any():
-            raise InputDataError(
-                f"fidelity column has empty values at {rows(raw.index[raw.isna().to_numpy()])}; "
-                "give every row a fidelity name"
-            )
-        values = raw.astype(str).str.strip()
-        present = list(dict.fromkeys(values))
-        if order is not None:
-            names = [str(o).strip() for o in order]
-            if len(set(names)) != len(names):
-                raise InputDataError(f"fidelity_order {names} lists a name twice")
-        elif all(v.lstrip("-").isdigit() for v in present):
-            ints = sorted(int(v) for v in present)
-            if ints[0] < 0:
-                raise InputDataError("integer fidelity levels must be >= 0")
-            names = [str(i) for i in range(ints[-1] + 1)]
-        elif all(v in DEFAULT_FIDELITY_ORDER for v in present):
-            names = [n for n in DEFAULT_FIDELITY_ORDER if n in present]
-        else:
-            unknown = [v for v in present if v not in DEFAULT_FIDELITY_ORDER]
-            at = rows(raw.index[values.isin(unknown).to_numpy()])
-            raise InputDataError(
-                f"unknown fidelity names {unknown} at {at}; give their order from cheapest to "
-                "measured truth with fidelity_order=[...] (--fidelity-order a,b,c), or use the "
-                f"known names {list(DEFAULT_FIDELITY_ORDER)}"
-            )
-        unknown = [v for v in present if v not in names]
-        if unknown:
-            at = rows(raw.index[values.isin(unknown).to_numpy()])
-            raise InputDataError(
-                f"unknown fidelity names {unknown} at {at}; fidelity_order lists {names}: add "
-                "them to the order or fix the rows"
-            )
-        lookup = {n: i for i, n in enumerate(names)}
-        return names, [lookup[v] for v in values]
 
     # ------------------------------------------------------------------ tensors
     def _build_tensors(self) -> None:
@@ -403,14 +250,38 @@ class ScaleUpData:
             ).unsqueeze(-1)
         )
 
+    def _new_point_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """New points with canonical columns: the user's names (explicit, aliases, names with
+        units, converted to litres and hours) renamed, categorical columns encoded."""
+        columns = [str(c) for c in frame.columns]
+        frame = frame.set_axis(columns, axis=1)
+        explicit = {
+            c: name for c, name in self._explicit.items() if name in columns and c not in columns
+        }
+        aside = [*self.operating_names, *self.categories]
+        aside += [self.yvar_column] if self.yvar_column else []
+        roles: dict[str, ColumnRole] = resolve_roles(
+            columns, target=self.target, explicit=explicit, exclude=aside, what="new points"
+        )
+        frame = frame.rename(columns={r.source: canon for canon, r in roles.items()})
+        for canon, role in roles.items():
+            if role.unit is not None and not role.unit.is_canonical:
+                word = canon.split("_")[0]
+                values = numeric_column(frame, canon, word, _NO_ROWS, label=role.source)
+                frame[canon] = role.convert(values)
+        return one_hot(frame, self.categories) if self.categories else frame
+
     def encode(
         self, frame: pd.DataFrame, *, fidelity: int | str | Sequence[int] | np.ndarray | None = None
     ) -> Tensor:
         """Build model inputs ``X`` (``n x (d + 1)``, fidelity index last) for new points.
 
         Args:
-            frame: rows with ``volume_L`` (or an alias), ``time_h`` if the data have time, and
-                the operating variables.
+            frame: rows with the volume, the time if the data have time, and the operating
+                variables. Columns are read like the data's: canonical names (``volume_L`` in
+                litres, ``time_h`` in hours), aliases, names with units (``Volume (mL)``, in
+                that unit), the columns named by ``volume_col`` and ``time_col``, and the
+                categorical columns by their levels (``cell_line="B"``).
             fidelity: level of every row (index or name; default: the top level), or one index
                 per row. Ignored where ``frame`` has a ``fidelity`` column and this is None.
 
@@ -418,15 +289,11 @@ class ScaleUpData:
         >>> df = pd.DataFrame({"V": [1.0, 10.0], "t": [1.0, 1.0], "C": [1.0, 2.0]})
         >>> ScaleUpData(df, target="C").encode(pd.DataFrame({"V": [1000.0], "t": [5.0]}))
         tensor([[3., 5., 0.]], dtype=torch.float64)
+        >>> new = pd.DataFrame({"Volume [m3]": [1.0], "Time (d)": [2.0]})
+        >>> ScaleUpData(df, target="C").encode(new)
+        tensor([[ 3., 48.,  0.]], dtype=torch.float64)
         """
-        frame = frame.rename(
-            columns={
-                c: canon
-                for canon, aliases in ALIASES.items()
-                for c in _match_alias(list(frame.columns), aliases)
-            }
-        )
-        frame = frame.reset_index(drop=True)  # rows are named by position
+        frame = self._new_point_columns(frame.reset_index(drop=True))  # rows named by position
         needed = ["volume_L"] + self.feature_names[1:]
         missing = [c for c in needed if c not in frame.columns]
         if missing:

@@ -18,7 +18,14 @@ from mfgp.exceptions import InputDataError
 if TYPE_CHECKING:
     from mfgp.data.dataset import ScaleUpData
 
-__all__ = ["group_split", "holdout_largest", "leave_one_scale_out", "need_volumes", "thin_levels"]
+__all__ = [
+    "forward_chaining",
+    "group_split",
+    "holdout_largest",
+    "leave_one_scale_out",
+    "need_volumes",
+    "thin_levels",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,29 @@ def holdout_largest(
     test = in_held & top
     train = ~test if keep_lower_fidelities else ~in_held
     return data.subset(train), data.subset(test)
+
+
+def forward_chaining(
+    data: ScaleUpData, *, min_train_volumes: int = 2
+) -> Iterator[tuple[float, ScaleUpData, ScaleUpData]]:
+    """Forward-chaining validation over volumes: train on the measured volumes up to ``V_k``,
+    test at the next one, ``V_(k+1)``, for each ``k`` with at least ``min_train_volumes``
+    training volumes (the extrapolation a scale-up model is used for, one step at a time; a
+    model is never scored on a volume it saw). Lower-fidelity rows (computed predictions) stay
+    in every training set, at every volume.
+
+    Yields:
+        ``(test volume, train, test)``; ``test`` holds only top-fidelity rows.
+
+    Raises:
+        InputDataError: fewer than ``min_train_volumes + 1`` measured volumes.
+    """
+    vols = need_volumes(data, min_train_volumes, "forward-chaining validation over volumes")
+    top = data.fidelity == data.top_fidelity
+    for k in range(min_train_volumes, len(vols)):
+        test = top & (data.volume_L == vols[k])
+        later = top & (data.volume_L > vols[k])
+        yield float(vols[k]), data.subset(~test & ~later), data.subset(test)
 
 
 def leave_one_scale_out(data: ScaleUpData) -> Iterator[tuple[float, ScaleUpData, ScaleUpData]]:

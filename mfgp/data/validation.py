@@ -86,17 +86,19 @@ class RowNames:
     Attributes:
         lines: the 1-based file line of every data row (indexed by the 0-based row number), or
             None where the data did not come from a file.
+        line_unit: how the lines are named (``"file lines"``; ``"sheet rows"`` for a workbook).
     """
 
     lines: tuple[int, ...] | None = None
+    line_unit: str = "file lines"
 
     def __call__(self, rows: Iterable[Any]) -> str:
-        """The phrase naming ``rows`` (0-based data row numbers)."""
-        rows = [int(r) for r in rows]
+        """The phrase naming ``rows`` (0-based data row numbers; each once, in order)."""
+        rows = list(dict.fromkeys(int(r) for r in rows))
         where = "0-based data rows"
         if self.lines is not None:
             lines = [self.lines[r] if 0 <= r < len(self.lines) else r + 2 for r in rows]
-            where += f"; file lines {listed(lines, brackets=False)}"
+            where += f"; {self.line_unit} {listed(lines, brackets=False)}"
         return f"rows {listed(rows)} ({where})"
 
 
@@ -204,18 +206,20 @@ def text_columns(frame: pd.DataFrame, candidates: Sequence[str]) -> list[str]:
 def check_text_columns(columns: Sequence[str]) -> None:
     """Raise, naming every text column at once, where operating variables hold text.
 
-    Operating variables must be numbers. (Categorical factors, such as a cell line or a medium,
-    would be encoded here instead of rejected.)
+    Operating variables must be numbers; categorical factors (a cell line, a medium) are
+    declared with ``categorical=[...]`` (``--categorical``) and encoded before this check.
     """
     if not columns:
         return
     if len(columns) == 1:
-        what, them = f"column {columns[0]!r} holds", "it"
+        what, them, factors = f"column {columns[0]!r} holds", "it", "it a factor"
     else:
-        what, them = f"columns {_quoted(columns)} hold", "them"
+        what, them, factors = f"columns {_quoted(columns)} hold", "them", "them factors"
+    flag = shlex.quote(",".join(columns))
     raise InputDataError(
-        f"{what} text, not numbers: drop {them} with {ignore_hint(columns)}, or turn the text "
-        "into numbers"
+        f"{what} text, not numbers: drop {them} with {ignore_hint(columns)} or declare "
+        f"{factors} with --categorical {flag} (categorical={list(columns)!r} in Python), or turn "
+        "the text into numbers"
     )
 
 
@@ -231,8 +235,8 @@ def operating_columns(
     reserved = set(reserved)
     if features is None:
         operating = [c for c in frame.columns if c not in reserved]
-        # Text columns are rejected, all named at once; categorical factors would be taken out
-        # of this list (and encoded) before the check.
+        # Text columns are rejected, all named at once; categorical factors are encoded (and
+        # so numbers) before this check.
         check_text_columns(text_columns(frame, operating))
         return operating
     operating = list(features)
@@ -272,7 +276,8 @@ def missing_volume(columns: Sequence[str], empty: Sequence[str], scale: Sequence
         )
     raise InputDataError(
         "no volume column; add the working volume in litres as 'volume_L' (aliases: V, volume, "
-        f"scale_L); columns found: {list(columns)}"
+        "scale_L; or with its unit, as 'Volume (mL)'), or name its column with --volume-col "
+        f"NAME; columns found: {list(columns)}"
     )
 
 
@@ -301,8 +306,8 @@ def numeric_column(
         if any(isinstance(v, str) and _DECIMAL_COMMA.match(v) for v in bad):
             hint = (
                 " (commas inside numbers, as in '0,5' or '1,200', are not read: write 0.5 or "
-                "1200, or export the file with '.' as the decimal separator and no thousands "
-                "separator)"
+                "1200, read decimal commas with --decimal , (decimal=',' in Python), or export "
+                "the file with '.' as the decimal separator and no thousands separator)"
             )
         raise InputDataError(
             f"{role} column {name!r} has non-numeric values at {rows(raw.index[bad_text])}: "
