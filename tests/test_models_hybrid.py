@@ -12,6 +12,7 @@ from mfgp.exceptions import InputDataError
 from mfgp.models import get_model, load_model
 from mfgp.models.hybrid import HybridGP
 from mfgp.scaling.bases import ScalingLawSurrogate
+from mfgp.scaling.endpoint_law import EndPointScalingLaw
 
 
 @pytest.fixture
@@ -71,10 +72,23 @@ def test_multi_fidelity_data_is_plain_ar1(mf_frame):
     assert model.predict(test.X).mean.shape == (len(test),)
 
 
-def test_needs_time_without_lower_fidelities(seed_frame):
+def test_end_points_without_lower_fidelities_get_an_end_point_law(seed_frame):
+    """End-point data (no time column) used to be refused; their level 0 is now an end-point
+    scaling law (tests/test_models_endpoint.py has more)."""
     end = seed_frame[seed_frame["t"] == 36.0].drop(columns="t")
-    train, _ = ScaleUpData(end, target="C").holdout_largest(1)
-    with pytest.raises(InputDataError, match="needs a time column"):
+    train, test = ScaleUpData(end, target="C").holdout_largest(1)
+    model = HybridGP(restarts=1, maxiter=30).fit(train)
+    assert isinstance(model.level0, EndPointScalingLaw)
+    assert model.fit_choices()["surrogate_basis"] == "power"  # piecewise needs more volumes
+    pred = model.predict(test.X)
+    assert torch.isfinite(pred.mean).all() and (pred.variance > 0).all()
+
+
+def test_growth_curve_errors_name_the_users_run(mf_frame):
+    meas = mf_frame[mf_frame["fidelity"] == "measured"]
+    short = meas[~((meas["run_id"] == "measured-20-1") & (meas["time_h"] > 6.0))]
+    train, _ = ScaleUpData(short, target="C").holdout_largest(1)
+    with pytest.raises(InputDataError, match="run 'measured-20-1' has 2 time points"):
         HybridGP(restarts=1).fit(train)
 
 

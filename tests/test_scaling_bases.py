@@ -140,6 +140,20 @@ def test_surrogate_groups_argument_and_errors() -> None:
         ScalingLawSurrogate().fit(X[:, 0], X[:-1, 1], y)
 
 
+def test_surrogate_errors_name_runs_by_label_or_volume() -> None:
+    """A run too short for a growth curve is named by its label, or without labels by its
+    volume (never by an internal index)."""
+    X, y = _planted_data()
+    short = torch.ones(X.shape[0], dtype=torch.bool)
+    short[3:13] = False  # the first run keeps 3 time points
+    Xs, ys = X[short], y[short]
+    labels = [f"lab-{int(i) // 13}" for i in torch.nonzero(short).flatten()]
+    with pytest.raises(InputDataError, match="run 'lab-0' has 3 time points"):
+        ScalingLawSurrogate().fit(Xs[:, 0], Xs[:, 1], ys, groups=labels)
+    with pytest.raises(InputDataError, match="the run at 1 L and operating point 5 has 3 time"):
+        ScalingLawSurrogate(operating_columns=(2,)).fit_features(Xs, ys)
+
+
 def test_surrogate_as_gp_mean_and_feature() -> None:
     X, y = _planted_data()
     s = ScalingLawSurrogate(operating_columns=(2,)).fit_features(X, y)

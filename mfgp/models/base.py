@@ -20,7 +20,9 @@ Models standardise internally, so ``X`` and ``Y`` are in the units of the data.
 
 Subclasses implement ``_build`` (construct the modules from training tensors, no optimisation),
 ``_optimize`` (fit hyperparameters) and ``posterior``; the base class does validation, seeding,
-device and dtype handling and persistence.
+device and dtype handling and persistence. A model that cannot fit some data sets (``classic``
+needs time courses) says so, before fitting, through ``applicability(data)``: ``None`` or one
+short reason.
 """
 
 from __future__ import annotations
@@ -235,6 +237,25 @@ class ScaleUpModel(Model, ABC):
         self.fitted_: bool = False
 
     # ------------------------------------------------------------------ fitting
+    def applicability(self, data: Any) -> str | None:
+        """Whether this model, with its options, can fit ``data``, before any fitting.
+
+        Args:
+            data: a :class:`~mfgp.data.ScaleUpData` (or an ``(X, Y[, Yvar])`` tuple, about
+                which less can be told).
+
+        Returns:
+            ``None`` when the model can fit ``data``; otherwise one short reason, such as
+            ``"needs time courses (a time column); the data are end points"`` (the default is
+            ``None``: models that can fit any data set do not override this).
+
+        Example:
+            >>> from mfgp.models import get_model
+            >>> get_model("gp").applicability(None) is None
+            True
+        """
+        return None
+
     def fit(self: M, data: Any, *, seed: int | None = 0, **options: Any) -> M:
         """Fit the model to ``data``.
 

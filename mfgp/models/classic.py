@@ -51,7 +51,13 @@ from torch import Tensor
 
 from mfgp.exceptions import InputDataError, ModelFittingError
 from mfgp.models.base import ScaleUpModel, gaussian_posterior, register_model
-from mfgp.models.baselines import feature_index, top_fidelity_rows, variance_floor
+from mfgp.models.baselines import (
+    END_POINT_REASON,
+    data_layout,
+    feature_index,
+    top_fidelity_rows,
+    variance_floor,
+)
 from mfgp.scaling.bases import PiecewiseLogLinear, ScalingLaw
 from mfgp.scaling.growth import GrowthModel, get_growth_model
 
@@ -199,6 +205,40 @@ class ClassicScaling(ScaleUpModel):
         )
 
     # ----------------------------------------------------------------------- fitting
+    def applicability(self, data: Any) -> str | None:
+        """``"needs time courses (a time column); the data are end points"`` on end-point data,
+        a reason for fewer than 3 measured volumes, else ``None``.
+
+        Example:
+            >>> import pandas as pd
+            >>> from mfgp.data import ScaleUpData
+            >>> df = pd.DataFrame({"V": [1.0, 10.0, 100.0], "titer": [5.0, 4.8, 4.5]})
+            >>> ClassicScaling().applicability(ScaleUpData(df, target="titer"))
+            'needs time courses (a time column); the data are end points'
+        """
+        layout = data_layout(data)
+        if layout is None:
+            return None
+        if not layout.time_course:
+            return END_POINT_REASON
+        if layout.top_volumes < 3:
+            return f"needs measured runs at at least 3 volumes; the data have {layout.top_volumes}"
+        return None
+
+    def fit(self, data: Any, *, seed: int | None = 0, **options: Any) -> ClassicScaling:
+        """Fit as :meth:`ScaleUpModel.fit`; end-point data (no time column) are refused first.
+
+        Raises:
+            InputDataError: end-point data, with the reason of :meth:`applicability`.
+        """
+        layout = data_layout(data)
+        if layout is not None and not layout.time_course:
+            raise InputDataError(
+                f"classic {END_POINT_REASON}; use hybrid, discrepancy, scaling_law, gp or ridge "
+                "for end-point data"
+            )
+        return super().fit(data, seed=seed, **options)
+
     @property
     def growth_cls(self) -> type[GrowthModel]:
         return get_growth_model(self.config["growth"])
@@ -208,8 +248,8 @@ class ClassicScaling(ScaleUpModel):
         it = feature_index(self, "time_h", 1 if d >= 2 else None)
         if iv is None or it is None:
             raise InputDataError(
-                "the classic workflow needs log10_volume_L and time_h feature columns "
-                "(time courses); use 'ridge' or 'gp' for end-point data"
+                f"classic {END_POINT_REASON}; use hybrid, discrepancy, scaling_law, gp or ridge "
+                "for end-point data"
             )
         return iv, it
 

@@ -2,17 +2,21 @@
 
 The seed project's name for the multi-fidelity model. With lower-fidelity rows in the data it is
 exactly :class:`~mfgp.models.ar1.AR1MultiFidelityGP`. With **measurements only** (one fidelity
-level, as in the seed file ``scale, V, t, C``) and no ``level0`` given, it fits a
-:class:`~mfgp.scaling.bases.ScalingLawSurrogate` (a growth curve per run whose parameters are
-power laws of the volume) on the rows passed to :meth:`fit` (the training volumes only: no
-held-out row reaches any fitted quantity) and uses it as a known level 0:
+level, as in the seed file ``scale, V, t, C``) and no ``level0`` given, it fits a scaling-law
+surrogate on the rows passed to :meth:`fit` (the training volumes only: no held-out row reaches
+any fitted quantity) and uses it as a known level 0:
 
     f_meas(x) = rho(x) * surrogate(x) + delta(x).
 
-The scaling basis (power law, log law or piecewise log-linear in V) is chosen by
-leave-one-scale-out error on the training volumes (``surrogate={"basis": "auto"}``, the default):
-each volume but the smallest is left out in turn, the surrogate is refitted on the others and
-scored on it; the basis with the lowest mean RMSE wins. A fixed basis can be given instead.
+The surrogate is a :class:`~mfgp.scaling.bases.ScalingLawSurrogate` (a growth curve per run whose
+parameters are power laws of the volume) on time courses, and an
+:class:`~mfgp.scaling.endpoint_law.EndPointScalingLaw` (the log target, or the target when some
+value is <= 0, linear in a scaling basis of log10 V and in the standardised operating variables)
+on end-point data (one row per run, no time column). The scaling basis (power law, log law or
+piecewise log-linear in V) is chosen by leave-one-scale-out error on the training volumes
+(``surrogate={"basis": "auto"}``, the default): each volume but the smallest is left out in
+turn, the surrogate is refitted on the others and scored on it; the basis with the lowest mean
+RMSE wins. A fixed basis can be given instead.
 
 The measurements become level 1 inside the model; to the user they stay fidelity 0 (the only
 level of the data), so ``X`` is the same as for any other model.
@@ -30,13 +34,22 @@ from torch import Tensor
 from mfgp.exceptions import InputDataError, MFGPError
 from mfgp.models.ar1 import AR1MultiFidelityGP
 from mfgp.models.base import Prediction, as_training_tensors, register_model
+from mfgp.models.baselines.common import data_layout, has_time_column
 from mfgp.scaling.bases import ScalingLawSurrogate
+from mfgp.scaling.endpoint_law import (
+    ENDPOINT_BASES,
+    EndPointScalingLaw,
+    build_surrogate,
+    endpoint_link,
+)
 
 __all__ = ["HybridGP", "select_surrogate_basis"]
 
 log = logging.getLogger(__name__)
 
 BASES = ("power", "log", "piecewise")
+#: surrogate options that only growth-curve surrogates have (left out on end-point data)
+_GROWTH_ONLY = ("growth", "floor")
 
 
 def select_surrogate_basis(
@@ -45,21 +58,34 @@ def select_surrogate_basis(
     *,
     groups: list[str] | None = None,
     candidates: tuple[str, ...] = BASES,
+    surrogate_cls: type[ScalingLawSurrogate] | type[EndPointScalingLaw] = ScalingLawSurrogate,
     **options: Any,
 ) -> tuple[str, dict[str, float]]:
-    """Choose the scaling basis of a :class:`ScalingLawSurrogate` by leave-one-scale-out RMSE.
+    """Choose the scaling basis of a surrogate by leave-one-scale-out RMSE.
 
     Args:
-        X_feat: ``n x d`` features (``log10_volume_L`` first, ``time_h`` second).
+        X_feat: ``n x d`` features (``log10_volume_L`` first; ``time_h`` second for the
+            growth-curve surrogate).
         y: ``n`` observations.
         groups: optional run label per row.
         candidates: basis names to compare.
-        **options: other :class:`ScalingLawSurrogate` arguments.
+        surrogate_cls: :class:`~mfgp.scaling.bases.ScalingLawSurrogate` (time courses, the
+            default) or :class:`~mfgp.scaling.endpoint_law.EndPointScalingLaw` (end points).
+        **options: other arguments of ``surrogate_cls``.
 
     Returns:
         ``(best basis, {basis: mean leave-one-scale-out RMSE})``; a basis that cannot be fitted
         with one volume left out scores ``inf``. With fewer than three volumes there is nothing
         to compare and the first candidate is returned.
+
+    Example:
+        >>> lv = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64).repeat_interleave(2)
+        >>> y = 4.0 * (10**lv) ** -0.05 * (1 + 0.01 * torch.sin(7 * lv))
+        >>> best, scores = select_surrogate_basis(
+        ...     lv.unsqueeze(-1), y, candidates=ENDPOINT_BASES, surrogate_cls=EndPointScalingLaw
+        ... )
+        >>> sorted(scores), best in scores
+        (['piecewise', 'power'], True)
     """
     lv = X_feat[:, 0]
     vols = torch.unique(lv)
@@ -72,7 +98,7 @@ def select_surrogate_basis(
             keep = lv != v
             g = None if groups is None else [gi for gi, k in zip(groups, keep, strict=True) if k]
             try:
-                s = ScalingLawSurrogate(basis=basis, **options).fit_features(
+                s = surrogate_cls(basis=basis, **options).fit_features(
                     X_feat[keep], y[keep], groups=g
                 )
                 pred = s(X_feat[~keep])
@@ -92,7 +118,10 @@ class HybridGP(AR1MultiFidelityGP):
     Args:
         surrogate: keyword arguments of :class:`~mfgp.scaling.bases.ScalingLawSurrogate`
             (default: Baranyi-Roberts curves; ``basis="auto"`` picks the basis by
-            leave-one-scale-out error on the training data).
+            leave-one-scale-out error on the training data) or, on end-point data, of
+            :class:`~mfgp.scaling.endpoint_law.EndPointScalingLaw` (``basis``, ``link``,
+            ``ridge``, ``knots``, ``operating_columns``; ``growth`` and ``floor`` do not apply
+            and are left out; ``basis="auto"`` compares ``power`` and ``piecewise``).
         rho: ``"linear"`` (default: the scale factor is linear in ``log10_volume_L``, because
             the agreement between a cheap level and the measurements changes with scale) or
             ``"constant"``.
@@ -130,6 +159,21 @@ class HybridGP(AR1MultiFidelityGP):
     def _shift(self) -> int:
         return 1 if self.metadata.get("auto_level0") else 0
 
+    def applicability(self, data: Any) -> str | None:
+        """On measurement-only data, a reason when the surrogate cannot be fitted: measured runs
+        at fewer than 2 volumes (the scaling law needs two)."""
+        X = getattr(data, "X", None)
+        names = list(getattr(data, "fidelity_names", None) or [])
+        layout = data_layout(data)
+        if self.level0 is not None or layout is None or not isinstance(X, Tensor):
+            return None
+        if bool((X[:, -1] == 0).all()) and len(names) <= 1 and layout.top_volumes < 2:
+            return (
+                "needs measured runs at at least 2 volumes for its scaling-law level 0; the data "
+                f"have {layout.top_volumes}"
+            )
+        return None
+
     def fit(self, data: Any, *, seed: int | None = 0, **options: Any) -> HybridGP:
         X, Y, Yvar = as_training_tensors(data)
         names = list(getattr(data, "fidelity_names", None) or [])
@@ -137,24 +181,35 @@ class HybridGP(AR1MultiFidelityGP):
         if not single or self.level0 is not None:
             self.metadata.pop("auto_level0", None)
             return super().fit(data, seed=seed, **options)
-        if X.shape[-1] < 3:
+        if X.shape[-1] < 2:
             raise InputDataError(
-                "hybrid on measurement-only data fits growth curves and needs a time column "
-                "(time_h); add lower-fidelity rows or use --model gp"
+                "X needs a log10_volume_L feature column before the fidelity index"
             )
         groups = None
         frame = getattr(data, "frame", None)
         if frame is not None and "run_id" in frame.columns:
             groups = frame["run_id"].astype(str).tolist()
-        opts = {"basis": "auto", **self.config["surrogate"]}
         Xf, yf = X[:, :-1].detach().cpu(), Y[:, 0].detach().cpu()
+        feature_names = getattr(data, "feature_names", None)
+        if has_time_column(feature_names, Xf.shape[-1]):
+            opts = {"basis": "auto", **self.config["surrogate"]}
+            cls: type[ScalingLawSurrogate] | type[EndPointScalingLaw] = ScalingLawSurrogate
+            candidates = BASES
+        else:  # end points: one row per run, no time column
+            opts = {"basis": "auto", "link": "auto", **self.config["surrogate"]}
+            opts = {k: v for k, v in opts.items() if k not in _GROWTH_ONLY}
+            if opts["link"] == "auto":  # every fold models the same quantity
+                opts["link"] = endpoint_link(yf)
+            cls, candidates = EndPointScalingLaw, ENDPOINT_BASES
         if opts["basis"] == "auto":
             rest = {k: v for k, v in opts.items() if k != "basis"}
-            opts["basis"], scores = select_surrogate_basis(Xf, yf, groups=groups, **rest)
+            opts["basis"], scores = select_surrogate_basis(
+                Xf, yf, groups=groups, candidates=candidates, surrogate_cls=cls, **rest
+            )
             self.metadata["surrogate_loso_rmse"] = scores
-        self.metadata["surrogate"] = opts
-        surrogate = ScalingLawSurrogate(**opts, dtype=X.dtype)
+        surrogate = cls(**opts, dtype=X.dtype)
         surrogate.fit_features(Xf, yf, groups=groups)
+        self.metadata["surrogate"] = surrogate.get_config() if cls is EndPointScalingLaw else opts
         self.level0 = surrogate.to(X.device)
         Xs = X.clone()
         Xs[:, -1] = 1
@@ -169,10 +224,13 @@ class HybridGP(AR1MultiFidelityGP):
 
     def fit_choices(self) -> dict[str, Any]:
         """AR1's choices plus, with an automatic level 0 whose basis was ``"auto"``, the
-        surrogate basis chosen by leave-one-scale-out error (``surrogate_basis``)."""
+        surrogate basis chosen by leave-one-scale-out error (``surrogate_basis``) and, for an
+        end-point law, its link (``surrogate_link``: ``"log"`` or ``"identity"``)."""
         out = super().fit_choices()
         if self.metadata.get("auto_level0") and "surrogate_loso_rmse" in self.metadata:
             out["surrogate_basis"] = self.metadata["surrogate"]["basis"]
+        if self.metadata.get("auto_level0") and isinstance(self.level0, EndPointScalingLaw):
+            out["surrogate_link"] = self.level0.link_
         return out
 
     def _internal_X(self, X: Tensor) -> Tensor:
@@ -198,5 +256,5 @@ class HybridGP(AR1MultiFidelityGP):
 
     def _restore(self, state: dict[str, Any], metadata: dict[str, Any]) -> None:
         if metadata.get("auto_level0") and self.level0 is None:
-            self.level0 = ScalingLawSurrogate(**metadata["surrogate"], dtype=state["train_X"].dtype)
+            self.level0 = build_surrogate(metadata["surrogate"], dtype=state["train_X"].dtype)
         super()._restore(state, metadata)

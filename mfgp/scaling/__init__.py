@@ -6,6 +6,7 @@ Submodules:
     criteria: scale-up rules (constant P/V, tip speed, kLa, mixing time, Re) with limit flags.
     growth: Baranyi-Roberts, logistic and Gompertz growth curves as torch modules.
     bases: scaling bases in log volume and :class:`ScalingLawSurrogate`.
+    endpoint_law: :class:`EndPointScalingLaw`, the scaling law of end-point data (no time).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mfgp.scaling.bases import (
     make_basis,
 )
 from mfgp.scaling.criteria import RULES, OperatingPoint, Vessel, operating_point, scale_up
+from mfgp.scaling.endpoint_law import EndPointScalingLaw, build_surrogate
 from mfgp.scaling.growth import (
     BaranyiGrowth,
     GompertzGrowth,
@@ -34,6 +36,7 @@ from mfgp.scaling.growth import (
 __all__ = [
     "RULES",
     "BaranyiGrowth",
+    "EndPointScalingLaw",
     "GompertzGrowth",
     "GrowthModel",
     "LogLaw",
@@ -47,6 +50,7 @@ __all__ = [
     "ScalingLawSurrogate",
     "Vessel",
     "append_surrogate_feature",
+    "build_surrogate",
     "dimensionless_features",
     "get_growth_model",
     "make_basis",

@@ -182,6 +182,14 @@ def _ridge(design: Tensor, target: Tensor, ridge: float) -> Tensor:
     return torch.linalg.solve(gram, design.T @ target)
 
 
+def _run_at(lv: Tensor, ops: Tensor) -> str:
+    """A run without a label, named by its volume and operating point (``the run at 10 L``)."""
+    where = f"{10 ** float(lv[0]):.4g} L"
+    if ops.shape[-1]:
+        where += " and operating point " + ", ".join(f"{float(v):.4g}" for v in ops[0])
+    return f"the run at {where}"
+
+
 def _as_1d(name: str, x: Any, dtype: torch.dtype, device: torch.device | None = None) -> Tensor:
     t = torch.as_tensor(x, dtype=dtype, device=device).reshape(-1)
     if not torch.isfinite(t).all():
@@ -372,6 +380,7 @@ class ScalingLawSurrogate(nn.Module):
                 raise InputDataError(f"operating must be n x {q}, got {tuple(ops.shape)}")
         else:
             ops = torch.zeros(n, 0, dtype=torch.float64)
+        names: list[str] | None = None
         if groups is None:
             keys = torch.cat([lv.unsqueeze(-1), ops], dim=-1)
             _, gid = torch.unique(keys, dim=0, return_inverse=True)
@@ -381,20 +390,22 @@ class ScalingLawSurrogate(nn.Module):
                 raise InputDataError(f"groups must have {n} labels, got {len(labels)}")
             lookup = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}
             gid = torch.tensor([lookup[lab] for lab in labels])
+            names = [repr(str(lab)) for lab in lookup]
         n_groups = int(gid.max()) + 1
         k = len(self.growth.param_names)
         rows_lv, rows_ops, rows_theta = [], [], []
         for g in range(n_groups):
             m = gid == g
+            run = f"run {names[g]}" if names is not None else _run_at(lv[m], ops[m])
             if int(m.sum()) < k + 1:
                 raise InputDataError(
-                    f"run {g} has {int(m.sum())} points; a {self.growth.name} curve needs at "
-                    f"least {k + 1}"
+                    f"{run} has {int(m.sum())} time points; a {self.growth.name} curve needs at "
+                    f"least {k + 1}; for end-point data (one row per run) drop the time column"
                 )
             try:
                 model = self.growth().fit(tt[m], yy[m])
             except ModelFittingError as err:
-                raise ModelFittingError(f"growth-curve fit of run {g} failed: {err}") from err
+                raise ModelFittingError(f"growth-curve fit of {run} failed: {err}") from err
             rows_lv.append(lv[m].mean())
             rows_ops.append(ops[m].mean(0))
             rows_theta.append(model.params.detach())
