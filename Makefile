@@ -10,11 +10,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 LOCK_VENV := .lock-venv
-# The main job: every model on the default multi-fidelity data, production volumes held out.
+# The main job: auto and every model on the default multi-fidelity data, production volumes
+# held out.
 DATA ?= data/bioreactor_multifidelity.csv
 TARGET ?= titer_gL
 OUT ?= outputs
-ARGS ?= --ignore biomass_gL --holdout-largest 2 --model all --suggest-costs lab=1,pilot=20
+ARGS ?= --ignore biomass_gL --holdout-largest 2 --model auto,all --suggest-costs lab=1,pilot=20
 
 .PHONY: run test lint format clean lock
 

@@ -108,6 +108,7 @@ from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
 from mfgp.memory import check_model_memory
 from mfgp.models.base import get_model, seeded
+from mfgp.selection import candidate_options, select_model
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -135,6 +136,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: the models ``auto`` compares for :func:`run_suggest`: those that can condition on planned
+#: runs (``fantasize``), which every goal needs.
+SUGGEST_CANDIDATES = ("hybrid", "ar1")
 
 #: Accepted ``goal`` values of :func:`suggest`.
 GOALS = ("learn", "optimise", "ei")
@@ -1211,7 +1216,8 @@ def run_suggest(
     """The job behind ``mfgp suggest``: load data, build the space, fit, suggest, write files.
 
     Arguments left None are taken from ``config`` (TOML keys of the same names), then from
-    defaults (goal ``learn``, q 1, model ``ar1``, seed 0, 512 candidates per option); a
+    defaults (goal ``learn``, q 1, model ``auto``: :data:`SUGGEST_CANDIDATES` compared by
+    forward-chaining validation over volumes, seed 0, 512 candidates per option); a
     ``[model_options]`` table gives constructor options of the model (e.g. ``restarts = 1``).
     ``suggestions.csv`` and ``suggestions.json`` are written atomically into ``out`` when given.
 
@@ -1226,7 +1232,7 @@ def run_suggest(
     goal = _check_goal(goal if goal is not None else cfg.get("goal", "learn"))
     q = int(q if q is not None else cfg.get("q", 1))
     seed = int(seed if seed is not None else cfg.get("seed", 0))
-    model_name = model if model is not None else cfg.get("model", "ar1")
+    model_name = model if model is not None else cfg.get("model", "auto")
     n_cand = int(n_candidates if n_candidates is not None else cfg.get("n_candidates", 512))
     inputs = [data] if isinstance(data, (str, Path)) else []
     if out is not None:
@@ -1243,6 +1249,12 @@ def run_suggest(
         data, costs=costs, target_volume_L=target_volume_L, scales=scales, config=cfg
     )
     options = {**dict(cfg.get("model_options", {})), **dict(model_options or {})}
+    selection = None
+    if model_name == "auto":  # among the models that can condition on planned runs
+        able = [n for n in SUGGEST_CANDIDATES if hasattr(get_model(n), "fantasize")]
+        selection = select_model(data, candidates=able, model_options={"*": options}, seed=seed)
+        model_name = selection.chosen
+        options = candidate_options(model_name, {"*": options})
     fitted = get_model(model_name, **options)
     check_model_memory(model_name, fitted, data)
     log.info("fitting %s on %d rows", model_name, len(data))
@@ -1264,6 +1276,7 @@ def run_suggest(
             "seed": seed,
             "model": model_name,
             "model_options": options,
+            "selection": None if selection is None else selection.to_dict(),
             "fit_choices": fitted.fit_choices(),
             "target": data.target,
             "data": data.source,

@@ -103,15 +103,89 @@ def _add_max_rows(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the flags that say how to read the data file (``--fidelity-order``, ``--features``,
+    ``--ignore``, ``--max-rows-per-level``, the column, decimal, sheet, cheap-level and factor
+    flags); :func:`_data_options` turns them into :class:`~mfgp.data.ScaleUpData` options."""
+    p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
+    p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
+    p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
+    _add_max_rows(p)
+    for role, what in (
+        ("volume", "the working volume (litres, or the unit in its name: 'Size [mL]')"),
+        ("time", "the culture time (hours, or the unit in its name: 'Age (d)')"),
+        ("run", "the run of every row"),
+        ("fidelity", "the fidelity level of every row"),
+    ):
+        p.add_argument(
+            f"--{role}-col",
+            metavar="NAME",
+            help=f"the column of {what}; wins over the names mfgp recognises",
+        )
+    p.add_argument(
+        "--decimal",
+        choices=(",", "."),
+        help="decimal mark of the file's numbers (default: ',' recognised in a file separated "
+        "by ';' or tabs whose numbers all use it)",
+    )
+    p.add_argument(
+        "--sheet", metavar="NAME|INDEX", help="sheet of an .xlsx workbook (default: the first)"
+    )
+    p.add_argument(
+        "--low-fidelity-col",
+        dest="low_fidelity_cols",
+        type=_csv_list,
+        action="extend",
+        metavar="A[,B]",
+        help="columns of cheap predictions beside the measured target, cheapest first; each "
+        "becomes a fidelity level named by the column",
+    )
+    p.add_argument(
+        "--categorical",
+        type=_csv_list,
+        action="extend",
+        metavar="A[,B]",
+        help="text or integer-coded columns to encode as 0/1 indicators (cell line, medium)",
+    )
+
+
 def _data_options(args: argparse.Namespace) -> dict[str, Any]:
-    opts: dict[str, Any] = {
+    """The data flags of :func:`add_data_arguments` as ScaleUpData keyword options, plus
+    ``max_rows_per_level`` (for :meth:`~mfgp.data.ScaleUpData.thin_levels`)."""
+    return {
         "fidelity_order": args.fidelity_order,
         "features": args.features,
         "ignore": args.ignore,
+        "volume_col": args.volume_col,
+        "time_col": args.time_col,
+        "run_col": args.run_col,
+        "fidelity_col": args.fidelity_col,
+        "decimal": args.decimal,
+        "sheet": args.sheet,
+        "low_fidelity_cols": args.low_fidelity_cols,
+        "categorical": args.categorical,
+        "max_rows_per_level": args.max_rows_per_level,
     }
-    if args.max_rows_per_level is not None:
-        opts["max_rows_per_level"] = args.max_rows_per_level
-    return opts
+
+
+def _add_auto_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--candidates",
+        type=_csv_list,
+        metavar="A,B,...",
+        help="the models auto compares (default: every applicable one; see the README)",
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        metavar="N",
+        help="parallel processes of auto's validation fits (default: one per core; 1: none)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run auto's validation fits on a Dask cluster (tcp://host:8786)",
+    )
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -124,16 +198,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="CSV file in the long format (see README)")
     p.add_argument("--target", required=True, help="response column, e.g. C or titer_gL")
     p.add_argument(
-        "--model", default="gp", help="model name, comma-separated names, or 'all' (default gp)"
+        "--model",
+        default="auto",
+        help="'auto' (default: chosen by forward-chaining validation over the training "
+        "volumes), a model name, comma-separated names (auto,hybrid,gp), or 'all'",
     )
     p.add_argument("--holdout-largest", type=int, default=1, metavar="K", help="default 1")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--out", default="outputs", help="output folder (default outputs/)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
-    p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
-    p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
-    _add_max_rows(p)
+    add_data_arguments(p)
     p.add_argument(
         "--suggest-costs",
         metavar="NAME=COST,...",
@@ -144,16 +218,20 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suggest-goal", default="learn", choices=("learn", "optimise"))
     p.add_argument("--target-volume", type=float, help="production volume for --suggest-costs")
     _add_model_option(p, prefixed=True)
+    _add_auto_arguments(p)
     p.set_defaults(func=_cmd_run)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mfgp.workflow import format_table, run
+    from mfgp.jobs import format_table, run
 
     result = run(
         args.data,
         target=args.target,
         models=args.model,
+        candidates=args.candidates,
+        n_jobs=args.n_jobs,
+        scheduler=args.scheduler,
         model_options=_options_by_model(args.model_option),
         holdout_largest=args.holdout_largest,
         device=args.device,
@@ -174,6 +252,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"{d['target']} from {d['features']} at fidelities {d['fidelities']}: trained on "
         f"{d['train_volumes_L']} L, held out {d['test_volumes_L']} L ({d['test_rows']} rows)"
     )
+    if result.selection is not None:
+        sel = result.selection
+        scores = ", ".join(
+            f"{n} {v:.3g}" for n, v in sorted(sel.scores.items(), key=lambda kv: kv[1])
+        )
+        print(f"auto chose {sel.chosen} (mean validation {sel.metric.upper()}: {scores or 'none'})")
+    print("at harvest (the end point of each held-out run):")
     print(format_table(result.table))
     if result.suggestions is not None:
         from mfgp.acquisition import format_suggestions
@@ -181,6 +266,99 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("next runs:")
         print(format_suggestions(result.suggestions))
     print(f"wrote {result.out_dir}/: metrics.json, predictions.csv, report.md, figures/, models/")
+    return 0
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in _csv_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, e.g. 20000,50000, got {text!r}"
+        ) from None
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip() or not raw.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, e.g. rpm=120, got {text!r}")
+    value: Any = raw.strip()
+    try:
+        value = float(value)
+    except ValueError:
+        pass  # a categorical level, e.g. cell_line=B
+    return name.strip(), value
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="fit on every row and predict production-scale volumes and conditions",
+        description="Fit on every row of --data and predict the target at --volume (or at the "
+        "conditions of --conditions FILE), with 95 %% bands, the probability of meeting "
+        "--spec, and warnings wherever the request leaves the data. Settings not given with "
+        "--at are the largest measured scale's set point carried to each volume by --rule. "
+        "Writes predictions.csv, model/, report.md (with the scale-up figure) and metrics.json "
+        "into --out.",
+    )
+    p.add_argument("--data", required=True, help="data file (CSV or .xlsx; see README)")
+    p.add_argument("--target", required=True, help="response column, e.g. titer_gL")
+    p.add_argument("--volume", type=_float_list, help="volumes to predict, litres: 20000,50000")
+    p.add_argument(
+        "--at",
+        action="append",
+        type=_setting,
+        metavar="NAME=VALUE",
+        help="a setting at the predicted volumes (repeatable): --at rpm=120 --at vvm=0.8",
+    )
+    p.add_argument("--conditions", help="a file of conditions to predict, in the data's columns")
+    p.add_argument("--time", type=float, help="culture time, hours (default: harvest)")
+    p.add_argument("--spec", help="specification, e.g. '>=5.0' or '4..6': adds p_spec")
+    p.add_argument("--model", default="auto", help="'auto' (default) or a model name")
+    p.add_argument(
+        "--rule",
+        default="constant-P/V",
+        help="scale-up rule that carries the stirrer speed: constant-P/V (default), "
+        "constant-tip-speed, constant-kLa, constant-mixing-time, constant-Re",
+    )
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--out", default="prediction", help="output folder (default prediction/)")
+    p.add_argument("--seed", type=int, default=0)
+    add_data_arguments(p)
+    _add_model_option(p, prefixed=True)
+    _add_auto_arguments(p)
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from mfgp.jobs.predict import predict
+
+    result = predict(
+        args.data,
+        target=args.target,
+        volumes=args.volume,
+        at=dict(args.at or []),
+        conditions=args.conditions,
+        time_h=args.time,
+        spec=args.spec,
+        model=args.model,
+        model_options=_options_by_model(args.model_option),
+        rule=args.rule,
+        out=args.out,
+        seed=args.seed,
+        data_options=_data_options(args),
+        device=args.device,
+        candidates=args.candidates,
+        n_jobs=args.n_jobs,
+        scheduler=args.scheduler,
+    )
+    if result.selection is not None and result.selection.scores:
+        print(f"auto chose {result.model_name} by forward-chaining validation over volumes")
+    print(f"{args.target} predicted with {result.model_name} (95 % predictive bands):")
+    print(result.predictions.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    for w in result.warnings:
+        print(f"note: {w}")
+    print(f"wrote {result.out_dir}/: predictions.csv, report.md, figures/, model/, metrics.json")
     return 0
 
 
@@ -273,16 +451,13 @@ def _add_suggest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-volume", type=float, help="production volume in litres")
     p.add_argument("--scales", help="volume of each named option in litres: lab=2,pilot=200")
     p.add_argument("--config", help="TOML file: bounds, fixed values, options, constraints")
-    p.add_argument("--model", help="model name (default ar1)")
+    p.add_argument("--model", help="model name, or auto (default: hybrid or ar1, by validation)")
     _add_model_option(p, prefixed=False)
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--candidates", type=int, help="candidate points per option (default 512)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--out", default="outputs", help="output folder (default outputs/)")
-    p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
-    p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
-    p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
-    _add_max_rows(p)
+    add_data_arguments(p)
     p.set_defaults(func=_cmd_suggest)
 
 
@@ -333,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
+    _add_predict(sub)
     _add_simulate(sub)
     _add_suggest(sub)
     return parser
@@ -393,6 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     input or a failed fit, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    saved = _logging_state()
     _configure_logging(args.verbose, args.quiet)
     try:
         with _warnings_as_lines(args.verbose, args.quiet):
@@ -405,6 +582,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             "interrupted: stopped before the end; no output was written or changed", file=sys.stderr
         )
         return 130
+    finally:
+        _restore_logging(saved)
+
+
+_LOGGERS = ("", "mfgp", "mfgp.progress")
+
+
+def _logging_state() -> dict[str, Any]:
+    """The logging and progress settings that :func:`main` changes, to put back afterwards
+    (``main`` called from Python, e.g. a notebook or a test, leaves no trace)."""
+    state: dict[str, Any] = {n: logging.getLogger(n).level for n in _LOGGERS}
+    state["handlers"] = list(logging.getLogger().handlers)
+    state["progress"] = progress.setting()
+    return state
+
+
+def _restore_logging(state: dict[str, Any]) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in state["handlers"]:
+        root.addHandler(h)
+    for name in _LOGGERS:
+        logging.getLogger(name).setLevel(state[name])
+    progress.configure(enabled=state["progress"])
 
 
 if __name__ == "__main__":

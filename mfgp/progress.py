@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["configure", "enabled", "steps"]
+__all__ = ["configure", "enabled", "setting", "steps"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,11 @@ def configure(*, enabled: bool | None) -> None:
     a terminal and step lines only where the ``mfgp.progress`` logger has a handler (``None``,
     the default)."""
     _settings["enabled"] = enabled
+
+
+def setting() -> bool | None:
+    """The value last given to :func:`configure`."""
+    return _settings["enabled"]
 
 
 def enabled() -> bool:
@@ -80,11 +85,14 @@ def steps(
         bar: Any = tqdm(items, desc=desc, total=total, leave=leave, dynamic_ncols=True)
         with bar:
             for item in bar:
-                bar.set_postfix_str(name(item), refresh=False)
+                what = name(item)
+                if what:
+                    bar.set_postfix_str(what, refresh=False)
                 yield item
         return
     for i, item in enumerate(items, start=1):
         if leave:
             of = f"/{total}" if total is not None else ""
-            log.info("%s [%d%s]: %s", desc, i, of, name(item))
+            what = name(item)
+            log.info("%s [%d%s]%s", desc, i, of, f": {what}" if what else "")
         yield item

@@ -14,31 +14,37 @@ from hypothesis import strategies as st
 
 from mfgp.cli import _model_option, _option_value, main
 from mfgp.exceptions import InputDataError
+from mfgp.jobs import resolve_model_names, resolve_model_options, run
 from mfgp.models import get_model, model_option_names
-from mfgp.workflow import resolve_model_names, resolve_model_options, run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bioreactor_scales.csv"
 
 
 def test_run_on_seed_file(tmp_path, capsys):
-    rc = main(["-q", "run", "--data", str(DATA), "--target", "C", "--out", str(tmp_path)])
-    assert rc == 0
+    argv = ["-q", "run", "--data", str(DATA), "--target", "C", "--model", "gp"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "rmse" in out and "20000" in out
+    assert "at harvest" in out and "rmse" in out and "20000" in out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["data"]["test_volumes_L"] == [20000.0]
-    assert set(metrics["models"]["gp"]["overall"]) >= {"rmse", "nrmse", "r2", "nlpd", "coverage95"}
-    assert metrics["models"]["gp"]["fit_choices"] == {}  # the GP chooses nothing
+    gp = metrics["models"]["gp"]
+    assert set(gp["harvest"]["overall"]) >= {"rmse", "nrmse", "crps", "nlpd", "coverage95"}
+    assert gp["harvest"]["overall"]["rmse"] != gp["overall"]["rmse"]  # end points, not pooled
+    assert len(gp["harvest"]["per_run"]) == 2  # the two held-out runs at 20 m3
+    assert gp["fit_choices"] == {}  # the GP chooses nothing
     pred = pd.read_csv(tmp_path / "predictions.csv")
-    assert {"model", "volume_L", "time_h", "observed", "mean", "sd", "lower95", "upper95"} <= set(
-        pred.columns
-    )
+    cols = {"model", "volume_L", "time_h", "observed", "mean", "sd", "lower95", "upper95"}
+    assert cols | {"harvest"} <= set(pred.columns)
     assert (pred["volume_L"] == 20000.0).all() and (pred["sd"] > 0).all()
+    assert (pred["lower95"] >= 0).all()  # a positive target's bands stay positive
+    assert pred["harvest"].sum() == 2
     assert (tmp_path / "models" / "gp" / "model.json").is_file()
     report = (tmp_path / "report.md").read_text()
+    assert report.index("figures/scale_up.png") < report.index("## At harvest")
     assert "20000" in report and "| gp " in report and "figures/parity.png" in report
-    for name in ("parity", "calibration", "error_vs_volume", "residuals", "predictions_gp"):
+    for name in ("scale_up", "parity", "calibration", "error_vs_volume", "residuals"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 5_000
+    assert (tmp_path / "figures" / "time_courses_gp.png").stat().st_size > 5_000
 
 
 def test_canonical_column_names_give_same_metrics(tmp_path):

@@ -1,13 +1,15 @@
-"""The end-to-end job behind ``mfgp run``: fit on the training volumes, predict the held-out
-largest volumes, and write metrics, predictions and fitted models.
+"""The back-test behind ``mfgp run``: hide the largest measured volumes, fit every model on the
+rest, predict the hidden ones and compare, harvest (end-point) metrics first.
 
-This module holds the library function; :mod:`mfgp.cli` is a thin argparse layer over it.
+``auto`` (the default) is a model too: inside the back-test it chooses among the candidate
+models by forward-chaining validation over the *training* volumes only
+(:func:`mfgp.selection.select_model`), so the held-out volumes never reach the choice; its
+row in the comparison is then an honest estimate of what the choice is worth.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,18 +20,28 @@ import torch
 
 from mfgp import acquisition, io, memory, progress
 from mfgp.data import ScaleUpData
-from mfgp.exceptions import InputDataError, MFGPError, ModelFittingError
-from mfgp.metrics import METRIC_NAMES, evaluate, per_volume
-from mfgp.models.base import Prediction, ScaleUpModel, available_models, get_model
+from mfgp.exceptions import InputDataError, ModelFittingError
+from mfgp.jobs.common import (
+    AUTO,
+    as_fitting_error,
+    fit_and_score,
+    one_line,
+    resolve_model_names,
+    resolve_model_options,
+)
+from mfgp.jobs.conditions import carried_set_point, scale_up_curve
+from mfgp.metrics import METRIC_NAMES
+from mfgp.models.base import ScaleUpModel, get_model
 from mfgp.report import write_figures, write_report
+from mfgp.selection import (
+    AUTO_CANDIDATES,
+    Selection,
+    applicable_models,
+    candidate_options,
+    select_model,
+)
 
-__all__ = [
-    "RunResult",
-    "check_finite_prediction",
-    "format_table",
-    "resolve_model_names",
-    "run",
-]
+__all__ = ["RunResult", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +51,21 @@ class RunResult:
     """What :func:`run` produced.
 
     Attributes:
-        table: one row per model and volume (plus ``all``) with :data:`METRIC_NAMES`.
-        predictions: one row per model and held-out point (mean, sd, 95 % bounds, observed).
+        table: harvest (end-point) metrics, one row per model and held-out volume (plus
+            ``all``), with :data:`~mfgp.metrics.METRIC_NAMES`.
+        predictions: one row per model and held-out point (``observed``, ``mean``, ``sd``,
+            95 % bounds, ``harvest`` marking the end point of each run).
         metrics: the content of ``metrics.json``.
         out_dir: the folder written.
-        models: the fitted models by name.
+        models: the fitted models by name (``auto``: the chosen model).
         suggestions: the proposed next runs, when asked for.
+        selection: what ``auto`` found (its validation table), when it ran.
+        focus: the model of the scale-up figure (``auto`` when it ran, else the best by
+            harvest CRPS).
+        curve: ``focus``'s prediction against volume at the largest training scale's set
+            point carried by constant P/V (``volume_L, mean, lower95, upper95``).
+        cheap_curve: each cheap level's prediction along that curve (``fidelity, volume_L,
+            value``; multi-fidelity models).
     """
 
     table: pd.DataFrame
@@ -53,66 +74,67 @@ class RunResult:
     out_dir: Path
     models: dict[str, Any] = field(default_factory=dict)
     suggestions: pd.DataFrame | None = None
+    selection: Selection | None = None
+    focus: str = ""
+    curve: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cheap_curve: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def resolve_model_names(spec: str | Sequence[str]) -> list[str]:
-    """``"all"``, ``"gp"``, ``"gp,ar1"`` or a list -> validated model names."""
-    names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
-    names = [n for n in names if n]
-    known = available_models()
-    if names == ["all"]:
-        out = []
-        for n in known:
-            if n == "ar1":  # `all` runs the AR1 model under its seed name, hybrid
-                continue
-            try:
-                get_model(n)
-            except ImportError as err:  # an optional package (mfgp[boost]) is missing
-                log.warning("skipping %s: %s", n, err)
-                continue
-            out.append(n)
-        return out
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise InputDataError(f"unknown model {unknown or spec!r}; choose from {known} or 'all'")
-    return list(dict.fromkeys(names))
+def _load(
+    data: ScaleUpData | str | Path,
+    target: str | None,
+    device: str | torch.device | None,
+    data_options: Mapping[str, Any] | None,
+    seed: int,
+) -> ScaleUpData:
+    """A ScaleUpData from a path or an existing one, thinned when asked."""
+    options = dict(data_options or {})
+    max_rows = options.pop("max_rows_per_level", None)
+    if not isinstance(data, ScaleUpData):
+        if target is None:
+            raise InputDataError("target is required when data is a path (--target COL)")
+        data = ScaleUpData(data, target=target, device=device, **options)
+    elif device is not None:
+        data = data.to(device)
+    if max_rows is not None:
+        data = data.thin_levels(int(max_rows), seed=seed)
+    return data
 
 
-def resolve_model_options(
-    names: Sequence[str], model_options: Mapping[str, Mapping[str, Any]] | None
-) -> dict[str, dict[str, Any]]:
-    """Constructor options of each model in ``names`` from ``model_options`` (per model name,
-    ``"*"`` for every model; see :func:`run`), checked: an entry for a model that is not run,
-    or an option a model does not have, raises :class:`~mfgp.exceptions.InputDataError`.
-
-    >>> resolve_model_options(["gp"], {"*": {"restarts": 1}})
-    {'gp': {'restarts': 1}}
-    """
-    given = {str(k): dict(v) for k, v in (model_options or {}).items()}
-    stray = sorted(set(given) - set(names) - {"*"})
-    if stray:
-        raise InputDataError(
-            f"model options for {stray}, which are not among the models run ({list(names)})"
-        )
-    out = {n: {**given.get("*", {}), **given.get(n, {})} for n in names}
-    for name, opts in out.items():
-        try:
-            get_model(name, **opts)  # the constructor's checks: unknown options, bad values
-        except InputDataError as err:
-            if not given.get("*"):
-                raise
-            raise InputDataError(
-                f"{err} (options without a model name apply to every model run; "
-                f"write {name}.KEY=VALUE for one model's option)"
-            ) from None
-    return out
+def _models_to_run(
+    names: list[str],
+    options: dict[str, dict[str, Any]],
+    train: ScaleUpData,
+    *,
+    explicit: bool,
+) -> dict[str, ScaleUpModel | None]:
+    """The models to fit (``auto`` as None), after the applicability and memory checks: a
+    model asked for by name that cannot fit is an error; under ``all`` it is left out with
+    one warning line naming why."""
+    models: dict[str, ScaleUpModel | None] = {}
+    for name in names:
+        if name == AUTO:
+            models[name] = None
+            continue
+        usable, skipped = applicable_models([name], train, {name: options[name]})
+        if skipped:
+            if explicit:
+                raise InputDataError(f"model {name!r} cannot fit these data: {skipped[name]}")
+            log.warning("%s skipped: %s", name, skipped[name])
+            continue
+        model = get_model(name, **options[name])
+        memory.check_model_memory(name, model, train)
+        models[name] = model
+    if not models:
+        raise InputDataError("none of the models can fit these data (see the warnings)")
+    return models
 
 
 def run(
     data: ScaleUpData | str | Path,
     *,
     target: str | None = None,
-    models: str | Sequence[str] = "gp",
+    models: str | Sequence[str] = AUTO,
     holdout_largest: int = 1,
     device: str | torch.device | None = None,
     out: str | Path = "outputs",
@@ -121,9 +143,13 @@ def run(
     report: bool = True,
     suggest: dict[str, Any] | None = None,
     model_options: Mapping[str, Mapping[str, Any]] | None = None,
+    candidates: Sequence[str] | None = None,
+    n_jobs: int | None = None,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Fit ``models`` on all but the ``holdout_largest`` largest measured volumes, predict those,
-    and write ``metrics.json``, ``predictions.csv`` and ``models/<name>/`` into ``out``.
+    and write ``metrics.json``, ``predictions.csv``, ``models/<name>/``, ``report.md`` and
+    ``figures/`` into ``out``.
 
     The output folder is written whole or not at all (:func:`mfgp.io.output_folder`): every
     file goes into a temporary folder beside ``out``, which replaces ``out`` (an earlier mfgp
@@ -136,14 +162,15 @@ def run(
     Args:
         data: a :class:`ScaleUpData` or a CSV path (then ``target`` is required).
         target: the response column when ``data`` is a path.
-        models: model names (see :func:`mfgp.available_models`), comma-separated, or ``"all"``.
+        models: ``"auto"`` (default: chosen by forward-chaining validation over the training
+            volumes), model names (see :func:`mfgp.available_models`), comma-separated, or
+            ``"all"``; ``"auto,hybrid,gp"`` compares the choice with named models.
         holdout_largest: number of largest top-fidelity volumes held out for evaluation.
         device: ``"cpu"`` or ``"cuda"``.
         out: output folder (replaced whole; never an input file or a folder holding one).
-        seed: seed of every fit.
-        data_options: extra keyword arguments for :class:`ScaleUpData` (``fidelity_order``,
-            ``features``, ``ignore``), and ``max_rows_per_level`` (a seeded random subset of
-            at most that many rows of each level below the top one; see
+        seed: seed of every fit (and of ``auto``'s validation fits).
+        data_options: keyword arguments of :class:`ScaleUpData` (``fidelity_order``,
+            ``features``, ``ignore``, ...) and ``max_rows_per_level`` (see
             :meth:`ScaleUpData.thin_levels`).
         report: also write ``figures/*.png`` and ``report.md`` (see :mod:`mfgp.report`).
         suggest: if given, propose the next experiments with :func:`mfgp.acquisition.suggest`
@@ -151,11 +178,13 @@ def run(
             held-out volumes had not been run yet. Keys: ``costs`` (required, e.g.
             ``"lab=1,pilot=20"``), ``goal`` (default ``"learn"``), ``q`` (default 3),
             ``target_volume_L`` (default: the largest held-out volume), ``scales``.
-            Written to ``suggestions.csv`` and the report.
         model_options: constructor options per model name, e.g.
-            ``{"ar1": {"hyperparameter_samples": 16}}``; the key ``"*"`` gives options for every
-            model (a model's own entry wins). An option a model does not have raises
-            :class:`~mfgp.exceptions.InputDataError`. Recorded in ``metrics.json``.
+            ``{"ar1": {"hyperparameter_samples": 16}}``; ``"*"`` gives options for every model
+            (a model's own entry wins; under ``auto`` its candidates take theirs).
+        candidates: the models ``auto`` compares (default
+            :data:`~mfgp.selection.AUTO_CANDIDATES`).
+        n_jobs: parallel processes of ``auto``'s validation fits (default: one per core).
+        scheduler: a Dask scheduler address for ``auto``'s validation fits.
 
     Returns:
         A :class:`RunResult` (``out_dir`` is ``out``).
@@ -163,23 +192,14 @@ def run(
     out = Path(out)
     inputs = [] if isinstance(data, ScaleUpData) else [data]
     io.check_output_folder(out, inputs)
-    data_options = dict(data_options or {})
-    max_rows = data_options.pop("max_rows_per_level", None)
-    if not isinstance(data, ScaleUpData):
-        if target is None:
-            raise InputDataError("target is required when data is a path (--target COL)")
-        data = ScaleUpData(data, target=target, device=device, **data_options)
-    elif device is not None:
-        data = data.to(device)
-    if max_rows is not None:
-        data = data.thin_levels(int(max_rows), seed=seed)
+    data = _load(data, target, device, data_options, seed)
     names = resolve_model_names(models)
-    options = resolve_model_options(names, model_options)
+    spec = models.split(",") if isinstance(models, str) else list(models)
+    every = "all" in [m.strip() for m in spec]
+    options = resolve_model_options(names, model_options, all_models=every)
     train, test = data.holdout_largest(holdout_largest)
     space = None if suggest is None else _suggest_space(train, test, suggest)
-    candidates = {name: get_model(name, **options[name]) for name in names}
-    for name, model in candidates.items():
-        memory.check_model_memory(name, model, train)
+    to_fit = _models_to_run(names, options, train, explicit=not every)
     log.info(
         "training on %d rows (top-level volumes %s L), holding out %d rows at %s L",
         len(train),
@@ -187,138 +207,123 @@ def run(
         len(test),
         test.volumes().tolist(),
     )
+    selection = None
     with io.output_folder(out, inputs=inputs, command="mfgp run") as tmp:
-        tables, pred_frames, per_model, fitted, failed = [], [], {}, {}, {}
-        for name in progress.steps(names, desc="fitting models"):
+        tables, frames, per_model, fitted, failed = [], [], {}, {}, {}
+        for name in progress.steps(list(to_fit), desc="fitting models"):
             try:
-                fit = _fit_and_score(name, candidates[name], train, test, seed=seed)
+                model = to_fit[name]
+                if model is None:  # auto: choose on the training volumes only
+                    selection = select_model(
+                        train,
+                        candidates=candidates or AUTO_CANDIDATES,
+                        model_options=model_options,
+                        seed=seed,
+                        n_jobs=n_jobs,
+                        scheduler=scheduler,
+                    )
+                    chosen = selection.chosen
+                    model = get_model(chosen, **candidate_options(chosen, model_options))
+                    memory.check_model_memory(chosen, model, train)
+                cal = selection.calibration if name == AUTO and selection else None
+                table, frame, entry = fit_and_score(
+                    name, model, train, test, seed=seed, calibration=cal
+                )
             except Exception as err:  # one model's failure must not stop the others
-                if len(names) == 1:
-                    raise _as_fitting_error(name, err) from err
+                if len(to_fit) == 1:
+                    raise as_fitting_error(name, err) from err
                 log.debug("%s failed", name, exc_info=True)
                 failed[name] = f"{type(err).__name__}: {err}"
-                log.warning("%s skipped: %s", name, _one_line(err))
+                log.warning("%s skipped: %s", name, one_line(err))
                 continue
-            table, frame, entry = fit
             entry["options"] = options[name]
+            if name == AUTO and selection is not None:
+                entry["chosen"] = selection.chosen
+                entry["fit_choices"] = {"model": selection.chosen, **entry["fit_choices"]}
             tables.append(table)
-            pred_frames.append(frame)
+            frames.append(frame)
             per_model[name] = entry
-            candidates[name].save(tmp / "models" / name)
-            fitted[name] = candidates[name]
+            model.save(tmp / "models" / name)
+            fitted[name] = model
         if not fitted:
             first = next(iter(failed))
             raise ModelFittingError(
                 f"every model failed; {first}: {failed[first]} (rerun with -vv for details)"
             )
+        metrics = _metrics(data, train, test, holdout_largest, seed, per_model, failed)
+        if selection is not None:
+            metrics["selection"] = selection.to_dict()
         table = pd.concat(tables, ignore_index=True)
-        predictions = pd.concat(pred_frames, ignore_index=True)
-        metrics = {
-            "data": {
-                "source": data.source,
-                "target": data.target,
-                "rows": len(data),
-                "features": data.feature_names,
-                "fidelities": data.fidelity_names,
-                "train_volumes_L": train.volumes().tolist(),
-                "test_volumes_L": test.volumes().tolist(),
-                "train_rows": len(train),
-                "test_rows": len(test),
-                "warnings": list(getattr(data, "validation_warnings", [])),
-            },
-            "split": {"kind": "holdout_largest", "k": holdout_largest},
-            "seed": seed,
-            "device": str(data.device),
-            "metric_names": list(METRIC_NAMES),
-            "models": per_model,
-            "failed": failed,
-            "versions": io.versions(),
-        }
+        predictions = pd.concat(frames, ignore_index=True)
         io.atomic_write_json(tmp / "metrics.json", metrics)
         io.atomic_write_csv(tmp / "predictions.csv", predictions)
-        result = RunResult(table, predictions, metrics, tmp, fitted)
-        suggestions = None
+        if selection is not None and len(selection.table):
+            io.atomic_write_csv(tmp / "validation.csv", selection.table)
+        result = RunResult(table, predictions, metrics, tmp, fitted, selection=selection)
+        result.focus = _focus(per_model)
+        result.curve, result.cheap_curve = _curve(fitted[result.focus], train, test)
         if suggest is not None and space is not None:
-            suggestions = _suggest(fitted, space, train, suggest, seed=seed)
-            io.atomic_write_csv(tmp / "suggestions.csv", suggestions)
-            result.suggestions = suggestions
+            result.suggestions = _suggest(fitted, space, train, suggest, seed=seed)
+            io.atomic_write_csv(tmp / "suggestions.csv", result.suggestions)
         if report:
             figures = write_figures(result, train)
-            write_report(result, data, train, figures=figures, suggestions=suggestions)
+            write_report(result, data, train, figures=figures, suggestions=result.suggestions)
     result.out_dir = out
     return result
 
 
-def _fit_and_score(
-    name: str, model: ScaleUpModel, train: ScaleUpData, test: ScaleUpData, *, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Fit one model, predict the held-out rows and score them."""
-    t0 = time.perf_counter()
-    model.fit(train, seed=seed)
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pred = model.predict(test.X, observation_noise=True)
-    predict_s = time.perf_counter() - t0
-    check_finite_prediction(name, pred, test)
-    y_test = test.Y.squeeze(-1)
-    table = per_volume(test.volume_L, y_test, pred)
-    table.insert(0, "model", name)
-    frame = test.frame.copy()
-    frame.insert(0, "model", name)
-    frame = frame.rename(columns={test.target: "observed"})
-    frame["mean"] = pred.mean.cpu().numpy()
-    frame["sd"] = pred.sd.cpu().numpy()
-    frame["lower95"] = pred.lower.cpu().numpy()
-    frame["upper95"] = pred.upper.cpu().numpy()
-    entry = {
-        "overall": evaluate(y_test, pred),
-        "per_volume": table.drop(columns="model").to_dict(orient="records"),
-        "fit_choices": model.fit_choices(),
-        "fit_seconds": fit_s,
-        "predict_seconds": predict_s,
+def _focus(per_model: dict[str, Any]) -> str:
+    """``auto`` when it ran, else the model with the lowest harvest CRPS."""
+    if AUTO in per_model:
+        return AUTO
+    return min(per_model, key=lambda n: per_model[n]["harvest"]["overall"]["crps"])
+
+
+def _curve(
+    model: ScaleUpModel, train: ScaleUpData, test: ScaleUpData
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scale-up curve of the report's figure (see :attr:`RunResult.curve`)."""
+    v_max = float(test.volumes().max())
+    settings = carried_set_point(train, [v_max]).iloc[0]
+    try:
+        return scale_up_curve(model, train, settings, v_max)
+    except Exception as err:  # a figure must not sink a finished run
+        log.warning("no scale-up curve for the report: %s", one_line(err))
+        return pd.DataFrame(), pd.DataFrame()
+
+
+def _metrics(
+    data: ScaleUpData,
+    train: ScaleUpData,
+    test: ScaleUpData,
+    k: int,
+    seed: int,
+    per_model: dict[str, Any],
+    failed: dict[str, str],
+) -> dict[str, Any]:
+    return {
+        "data": {
+            "source": data.source,
+            "target": data.target,
+            "rows": len(data),
+            "features": data.feature_names,
+            "fidelities": data.fidelity_names,
+            "train_volumes_L": train.volumes().tolist(),
+            "test_volumes_L": test.volumes().tolist(),
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "end_point_data": "time_h" not in data.frame.columns,
+            "warnings": list(getattr(data, "validation_warnings", [])),
+        },
+        "split": {"kind": "holdout_largest", "k": k},
+        "seed": seed,
+        "device": str(data.device),
+        "metric_names": list(METRIC_NAMES),
+        "headline": "harvest: the end point of each held-out run",
+        "models": per_model,
+        "failed": failed,
+        "versions": io.versions(),
     }
-    log.info("%s: fit %.2f s, RMSE %.4g", name, fit_s, entry["overall"]["rmse"])
-    return table, frame, entry
-
-
-def check_finite_prediction(name: str, pred: Prediction, data: ScaleUpData) -> None:
-    """Raise :class:`~mfgp.exceptions.ModelFittingError` naming the model and the rows (volume,
-    time, run) where a prediction is NaN or infinite."""
-    bad = ~(torch.isfinite(pred.mean) & torch.isfinite(pred.variance))
-    if not bool(bad.any()):
-        return
-    rows = data.frame.loc[bad.cpu().numpy()]
-    shown = []
-    for _, r in rows.head(5).iterrows():
-        parts = [f"{r['volume_L']:g} L"]
-        if "time_h" in r:
-            parts.append(f"t = {r['time_h']:g} h")
-        if "run_id" in r:
-            parts.append(f"run {r['run_id']}")
-        shown.append(" ".join(parts))
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    raise ModelFittingError(
-        f"model {name!r} predicted NaN or infinite values at {len(rows)} row(s) "
-        f"({'; '.join(shown)}{more}); check the data for extreme values (see the warnings) "
-        "or try another model"
-    )
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _as_fitting_error(name: str, err: Exception) -> MFGPError:
-    """An mfgp error as it is; anything else raised while fitting or predicting, as a
-    one-line :class:`~mfgp.exceptions.ModelFittingError` naming the model."""
-    if isinstance(err, MFGPError):
-        return err
-    log.debug("%s failed", name, exc_info=True)
-    return ModelFittingError(
-        f"model {name!r} failed: {type(err).__name__}: {_one_line(err)} (rerun with -vv to "
-        "see where; a different model, --model-option, or cleaner data may avoid it)"
-    )
 
 
 def _suggest_space(
@@ -357,13 +362,3 @@ def _suggest(
     frame = result.frame.copy()
     frame.insert(0, "model", name)
     return frame
-
-
-def format_table(
-    table: pd.DataFrame, columns: Sequence[str] = ("rmse", "nrmse", "nlpd", "coverage95")
-) -> str:
-    """A compact text table of :attr:`RunResult.table` for the terminal."""
-    cols = ["model", "volume_L", "n", *columns]
-    shown = table[cols].copy()
-    shown["volume_L"] = [v if isinstance(v, str) else f"{v:g}" for v in shown["volume_L"]]
-    return shown.to_string(index=False, float_format=lambda x: f"{x:.4g}")
