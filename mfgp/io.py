@@ -166,6 +166,8 @@ def check_output_folder(out: str | Path, inputs: Iterable[str | Path] = ()) -> P
 
     Raises:
         InputDataError: one line naming the path and what to do instead.
+        OutputError: the place cannot be written (read-only or full file system, a file where
+            a parent folder should be).
 
     >>> check_output_folder("outputs").name
     'outputs'
@@ -193,7 +195,21 @@ def check_output_folder(out: str | Path, inputs: Iterable[str | Path] = ()) -> P
             f"--out {out} exists and holds files that mfgp did not write ({shown}); mfgp "
             "replaces its output folder whole, so give a new or empty folder"
         )
+    _probe_writable(out)
     return out
+
+
+def _probe_writable(out: Path) -> None:
+    """Create and remove a temporary folder where ``out``'s temporary sibling will go (the
+    nearest existing ancestor): a read-only or full file system is refused before any work.
+    A real attempt, since ``os.access`` says yes to root on read-only mounts."""
+    anchor = out.parent
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=anchor, prefix=f".{out.name}.probe-"))
+    except OSError as err:
+        raise _write_error(out, err) from err
 
 
 def check_output_file(path: str | Path, inputs: Iterable[str | Path] = ()) -> Path:

@@ -152,3 +152,19 @@ def test_unwritable_destination_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(io.tempfile, "mkstemp", read_only)
     with pytest.raises(OutputError, match="cannot write .*x.csv: Read-only file system"):
         io.atomic_write_text(tmp_path / "x.csv", "a")
+
+
+def test_read_only_destination_is_refused_before_any_work(tmp_path, monkeypatch):
+    """check_output_folder is what commands call before fitting: it must already see that the
+    place cannot be written."""
+    calls = []
+
+    def read_only(*args, **kwargs):
+        calls.append(kwargs.get("dir"))
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(io.tempfile, "mkdtemp", read_only)
+    with pytest.raises(OutputError, match="cannot write .*deep/out: Read-only file system"):
+        io.check_output_folder(tmp_path / "deep" / "out")
+    assert calls == [tmp_path]  # probed at the nearest folder that exists
+    assert not (tmp_path / "deep").exists()  # nothing created by the check
