@@ -413,6 +413,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         torch.Size([4])
     """
 
+    fit_options = ("restarts", "maxiter", "warm_start")
+
     multi_fidelity = True
 
     def __init__(
@@ -1140,11 +1142,6 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         fitted AR1 model with the same levels and configuration (typically the previous round
         of a sequential design) whose hyperparameters start the first restart of every level
         instead of the data-driven default; the later restarts still sample from the priors."""
-        unknown = sorted(set(options) - {"restarts", "maxiter", "warm_start"})
-        if unknown:
-            raise InputDataError(
-                f"unknown fit options {unknown}; use restarts, maxiter or warm_start"
-            )
         restarts = int(options.get("restarts", self.config["restarts"]))
         maxiter = int(options.get("maxiter", self.config["maxiter"]))
         warm = options.get("warm_start")

@@ -92,19 +92,37 @@ def available_models() -> list[str]:
 
 
 def model_option_names(name: str) -> list[str]:
-    """The constructor options of the registered model ``name`` (keyword arguments of its
-    class), e.g. for ``mfgp run --model-option``.
+    """The constructor options of the registered model ``name``, exactly: the keyword
+    arguments of its class's ``__init__`` and, where that ``__init__`` forwards ``**options``
+    to its parent class (as ``HybridGP`` does to ``AR1MultiFidelityGP``), the parent's, up to
+    :class:`ScaleUpModel`. For ``mfgp run --model-option``; :func:`get_model` refuses any other.
 
     >>> "restarts" in model_option_names("gp")
     True
+    >>> len(model_option_names("hybrid")) > len(model_option_names("ar1"))
+    True
     """
-    cls = _model_class(name)
-    params = inspect.signature(cls.__init__).parameters.values()
-    return [
-        p.name
-        for p in params
-        if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    return _init_options(_model_class(name))
+
+
+def _init_options(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if klass is ScaleUpModel or "__init__" not in vars(klass):
+            if klass is ScaleUpModel:
+                break
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [
+            p.name
+            for p in params
+            if p.name != "self"
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name not in names
+        ]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
 
 
 def _model_class(name: str) -> type[ScaleUpModel]:
@@ -131,15 +149,13 @@ def get_model(name: str, **config: Any) -> ScaleUpModel:
     1
     """
     cls = _model_class(name)
-    params = inspect.signature(cls.__init__).parameters.values()
-    if not any(p.kind is p.VAR_KEYWORD for p in params):
-        known = model_option_names(name)
-        unknown = sorted(set(config) - set(known))
-        if unknown:
-            raise InputDataError(
-                f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
-                f"its options: {', '.join(known)}"
-            )
+    known = model_option_names(name)
+    unknown = sorted(set(config) - set(known))
+    if unknown:
+        raise InputDataError(
+            f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options: {', '.join(known)}"
+        )
     try:
         return cls(**config)
     except (TypeError, ValueError) as err:  # e.g. a string where a number is needed
@@ -229,6 +245,8 @@ class ScaleUpModel(Model, ABC):
     name: ClassVar[str] = "base"
     #: True when the model uses rows of every fidelity; False for top-level-only models.
     multi_fidelity: ClassVar[bool] = False
+    #: the options :meth:`fit` takes (optimiser settings); each model declares its own.
+    fit_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -263,11 +281,19 @@ class ScaleUpModel(Model, ABC):
             data: a :class:`~mfgp.data.ScaleUpData`, or a tuple ``(X, Y)``/``(X, Y, Yvar)`` with
                 ``X`` ``n x d`` (fidelity index last), ``Y`` and ``Yvar`` ``n x 1``.
             seed: seed for restarts and any other randomness (``None``: not seeded).
-            **options: optimiser options of the subclass.
+            **options: optimiser options of the subclass, those named in its
+                :attr:`fit_options` (any other is refused).
 
         Returns:
             ``self``, fitted.
         """
+        unknown = sorted(set(options) - set(type(self).fit_options))
+        if unknown:
+            known = ", ".join(type(self).fit_options) or "none"
+            raise InputDataError(
+                f"{type(self).__name__}.fit has no option {', '.join(map(repr, unknown))}; "
+                f"its fit options: {known} (model options go to the constructor)"
+            )
         X, Y, Yvar = as_training_tensors(data)
         for key in ("feature_names", "fidelity_names", "target"):
             value = getattr(data, key, None)

@@ -145,6 +145,8 @@ class MLPEnsemble(_StandardisedTop):
         torch.Size([3])
     """
 
+    fit_options = ("epochs",)
+
     def __init__(
         self,
         *,

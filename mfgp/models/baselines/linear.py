@@ -55,7 +55,7 @@ class _LinearBaseline(TopLevelBaseline):
         degree: int = 3,
         interactions: bool = True,
         alphas: list[float] | None = None,
-        **config: Any,
+        **options: Any,
     ) -> None:
         if volume_degree < 1 or degree < 1:
             raise InputDataError(
@@ -68,7 +68,7 @@ class _LinearBaseline(TopLevelBaseline):
             degree=degree,
             interactions=interactions,
             alphas=None if alphas is None else [float(a) for a in alphas],
-            **config,
+            **options,
         )
 
     def _build_top(self, Xf: Tensor, Y: Tensor) -> None:
@@ -271,6 +271,8 @@ class LassoBaseline(_LinearBaseline):
         >>> m.predict(X[:4]).mean.shape
         torch.Size([4])
     """
+
+    fit_options = ("max_iter",)
 
     def __init__(self, *, max_iter: int = 3000, **config: Any) -> None:
         if max_iter < 1:
