@@ -65,7 +65,8 @@ from mfgp import io
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
 from mfgp.metrics import METRIC_NAMES, evaluate, per_volume
-from mfgp.models.base import Prediction, available_models, get_model, model_option_names
+from mfgp.models.base import Prediction
+from mfgp.models.registry import available_models, get_model, model_option_names
 from mfgp.test_functions import DEFAULT_SIZES, get_function, make_problem
 
 __all__ = [

@@ -106,7 +106,7 @@ from mfgp.models.base import (
     Prediction,
     ScaleUpModel,
     as_training_tensors,
-    model_option_names,
+    init_option_names,
     register_model,
 )
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
@@ -1060,7 +1060,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             }
             log.info("log_transform='auto': identity (a target or level-0 value is <= 0)")
             return None
-        init = set(model_option_names(AR1MultiFidelityGP.name))
+        init = set(init_option_names(AR1MultiFidelityGP))
         base = {k: v for k, v in self.config.items() if k in init and k != "kernel"}
         base.update(loo_variance=False, hyperparameter_samples=0)
         fitted: dict[str, AR1MultiFidelityGP] = {}
