@@ -79,6 +79,11 @@ class _LinearBaseline(TopLevelBaseline):
         phi = self._raw_design(Xf, stats=False)
         self.register_buffer("phi_mean_", phi.mean(0))
         self.register_buffer("phi_std_", phi.std(0).clamp_min(1e-12))
+        # a column constant on the training rows (v^2 when the runs span two volumes, a power
+        # of a two-level setting) carries no information there and would explode away from
+        # them once divided by its zero spread: it is left out of the design
+        spread = phi.std(0) > 1e-9 * phi.abs().amax(0).clamp_min(1.0)
+        self.register_buffer("keep_", spread.to(Xf.dtype))
         self.register_buffer("y_mean_", Y.mean())
         self.register_buffer("y_std_", Y.std().clamp_min(1e-12))
         self.register_buffer("coef_", torch.zeros(p, **dt))
@@ -104,7 +109,7 @@ class _LinearBaseline(TopLevelBaseline):
 
     def design(self, Xf: Tensor) -> Tensor:
         """Standardised design matrix ``... x n x p`` at features ``... x n x (d-1)``."""
-        return (self._raw_design(Xf) - self.phi_mean_) / self.phi_std_
+        return (self._raw_design(Xf) - self.phi_mean_) / self.phi_std_ * self.keep_
 
     def _standardised_training(self) -> tuple[Tensor, Tensor, Tensor]:
         Xf, Y = self.top_rows_
