@@ -12,7 +12,7 @@ PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 LOCK_VENV := .lock-venv
 # The main job: auto and every model on the default multi-fidelity data, production volumes
 # held out.
-DATA ?= data/bioreactor_multifidelity.csv
+DATA ?= mfgp/datasets/bioreactor_multifidelity.csv
 TARGET ?= titer_gL
 OUT ?= outputs
 ARGS ?= --ignore biomass_gL --holdout-largest 2 --model auto,all --suggest-costs lab=1,pilot=20

@@ -1,6 +1,6 @@
 """Accuracy of mfgp's multi-fidelity models and peer libraries on standard test functions.
 
-For every test function of :mod:`mfgp.benchmarks.functions` and every seed, one nested Sobol
+For every test function of :mod:`mfgp.test_functions` and every seed, one nested Sobol
 design (``make_problem``) is drawn and every model is fitted on exactly that design in this
 process; predictions of the top level at 1000 Latin-hypercube test points give NRMSE (RMSE over
 the standard deviation of the test values), NLPD and the coverage of the 95 % interval. NLPD
@@ -55,12 +55,12 @@ from typing import Any
 
 import pandas as pd
 import torch
+from mfbench.harness import parse_seeds
+from mfbench.peers import MFGPAdapter, Peer, get_peer
 
 from mfgp import io, metrics
-from mfgp.benchmarks.functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
-from mfgp.benchmarks.harness import parse_seeds
-from mfgp.benchmarks.peers import MFGPAdapter, Peer, get_peer
 from mfgp.prediction import Prediction
+from mfgp.test_functions import DEFAULT_SIZES, FUNCTIONS, get_function, make_problem
 
 OUT = Path(__file__).resolve().parent / "results"
 MFGP_MODELS = ("ar1", "ar1_sim", "ar1_sim_plugin", "nargp", "nargp_mix")

@@ -4,11 +4,11 @@ For each data set, ``mfgp.jobs.run`` back-tests ``auto`` (chosen by forward-chai
 validation over the training volumes only) beside every candidate model, and this script
 tabulates their harvest (end-point) RMSE, CRPS and 95 % coverage at the held-out volumes:
 
-- ``default``: the shipped multi-fidelity data (``data/bioreactor_multifidelity.csv``, titer,
-  two cheap levels), 10 and 50 m3 held out;
-- ``seed``: the seed-format time courses (``data/bioreactor_scales.csv``, biomass ``C``,
+- ``default``: the shipped multi-fidelity data (``bioreactor_multifidelity`` in
+  :mod:`mfgp.datasets`, titer, two cheap levels), 10 and 50 m3 held out;
+- ``seed``: the seed-format time courses (``mfgp/datasets/bioreactor_scales.csv``, biomass ``C``,
   measurements only), 20 m3 held out;
-- ``cho``: the independent CHO end-point set (``data/cho_endpoint.csv``, made by
+- ``cho``: the independent CHO end-point set (``mfgp/datasets/cho_endpoint.csv``, made by
   ``benchmarks/processes/cho_fedbatch.py``, titer with a cell-line factor), 10 and 50 m3
   held out.
 
@@ -33,25 +33,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from mfgp import io
+from mfgp import datasets, io
 from mfgp.jobs import run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {
     "default": {
-        "path": ROOT / "data" / "bioreactor_multifidelity.csv",
+        "path": datasets.file("bioreactor_multifidelity"),
         "target": "titer_gL",
         "holdout": 2,
         "data_options": {"ignore": ["biomass_gL"]},
     },
     "seed": {
-        "path": ROOT / "data" / "bioreactor_scales.csv",
+        "path": datasets.file("bioreactor_scales"),
         "target": "C",
         "holdout": 1,
         "data_options": {},
     },
     "cho": {
-        "path": ROOT / "data" / "cho_endpoint.csv",
+        "path": datasets.file("cho_endpoint"),
         "target": "titer_gL",
         "holdout": 2,
         "data_options": {"categorical": ["cell_line"]},

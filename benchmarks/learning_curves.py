@@ -23,9 +23,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from mfbench import harness as H  # noqa: E402
+from mfbench.problems import load_problem  # noqa: E402
 
-from mfgp.benchmarks import harness as H  # noqa: E402
-from mfgp.benchmarks.problems import load_problem  # noqa: E402
 from mfgp.plotting import learning_curve  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "learning_curves"

@@ -1,7 +1,7 @@
 """Speed and scale: fit and predict time against the number of points per level.
 
 Each test function is run at its default nested design sizes
-(``mfgp.benchmarks.functions.DEFAULT_SIZES``) scaled by ``--factors``; every cell times one fit
+(``mfgp.test_functions.DEFAULT_SIZES``) scaled by ``--factors``; every cell times one fit
 and one prediction at 500 test points (CUDA synchronised) and records NRMSE. ``--device cuda``
 runs mfgp models on the GPU (peers always run on the CPU).
 
@@ -25,8 +25,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-from mfgp.benchmarks import harness as H  # noqa: E402
+from mfbench import harness as H  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "speed"
 

@@ -54,7 +54,7 @@ import pandas as pd
 import torch
 
 from mfgp import io, metrics
-from mfgp.benchmarks.functions import Borehole, make_problem
+from mfgp.test_functions import Borehole, make_problem
 
 OUT = Path(__file__).resolve().parent / "results"
 MODELS = ("ar1_recursive", "ar1_recursive_all", "ar1_joint", "ar1_joint_textbook", "botorch_stmf")

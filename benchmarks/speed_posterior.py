@@ -50,14 +50,14 @@ import torch
 from botorch.acquisition import qMultiFidelityKnowledgeGradient
 from botorch.acquisition.cost_aware import InverseCostWeightedUtility
 from botorch.models.cost import AffineFidelityCostModel
+from mfbench.harness import machine_info
 from torch import Tensor
 
 from mfgp import io
-from mfgp.benchmarks.functions import Borehole, make_problem
-from mfgp.benchmarks.harness import machine_info
 from mfgp.models import ar1 as ar1_module
 from mfgp.models.ar1 import AR1MultiFidelityGP
 from mfgp.models.gp_linalg import jittered_cholesky
+from mfgp.test_functions import Borehole, make_problem
 
 OUT = Path(__file__).resolve().parent / "results"
 CELLS = ("recursive_posterior_512x1", "joint_posterior_512x1", "qmfkg_forward_backward")

@@ -7,8 +7,7 @@ predict production-scale performance with calibrated uncertainty.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from mfgp._version import __version__
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import (
     DataWarning,

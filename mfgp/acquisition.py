@@ -107,7 +107,8 @@ from mfgp import io, progress
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
 from mfgp.memory import check_model_memory
-from mfgp.models.base import get_model, seeded
+from mfgp.models.base import seeded
+from mfgp.models.registry import get_model
 from mfgp.selection import candidate_options, select_model
 
 if sys.version_info >= (3, 11):

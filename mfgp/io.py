@@ -23,9 +23,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import botorch
+import gpytorch
 import pandas as pd
 import torch
 
+from mfgp._version import __version__
 from mfgp.exceptions import InputDataError, OutputError
 
 __all__ = [
@@ -321,13 +324,8 @@ def source_revision(root: str | Path | None = None) -> str:
 def versions() -> dict[str, str]:
     """Versions of mfgp (with its git revision, :func:`source_revision`) and its numerical
     stack, for results files."""
-    import botorch
-    import gpytorch
-
-    import mfgp
-
     return {
-        "mfgp": mfgp.__version__,
+        "mfgp": __version__,
         "mfgp_revision": source_revision(),
         "torch": torch.__version__,
         "gpytorch": gpytorch.__version__,

@@ -43,7 +43,8 @@ import torch
 from mfgp.data import ScaleUpData, endpoint_mask, forward_chaining
 from mfgp.exceptions import InputDataError, MFGPError
 from mfgp.metrics import crps, evaluate
-from mfgp.models.base import ScaleUpModel, available_models, get_model
+from mfgp.models.base import ScaleUpModel
+from mfgp.models.registry import available_models, get_model
 from mfgp.parallel import map_tasks
 from mfgp.prediction import Prediction
 

@@ -1,4 +1,4 @@
-"""Generate the default multi-fidelity data set ``data/bioreactor_multifidelity.csv``.
+"""Generate the default multi-fidelity data set ``mfgp/datasets/bioreactor_multifidelity.csv``.
 
 Three fidelity levels of an E. coli-like fed-batch across scales (see ``data/README.md``):
 
@@ -13,7 +13,7 @@ Three fidelity levels of an E. coli-like fed-batch across scales (see ``data/REA
 
 Usage::
 
-    python scripts/make_dataset.py [--out data/bioreactor_multifidelity.csv] [--report]
+    python scripts/make_dataset.py [--out mfgp/datasets/bioreactor_multifidelity.csv] [--report]
 
 The output is bit-for-bit reproducible (fixed seed, ``%.6g`` floats). ``--report`` also prints
 the RMSE/NRMSE of the two low-fidelity levels against the held-out production measurements.
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mfgp import datasets
 from mfgp.io import atomic_write_text
 from mfgp.scaling.bases import ScalingLawSurrogate
 from mfgp.scaling.criteria import Vessel, scale_up
@@ -197,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path(__file__).resolve().parents[1] / "data" / ("bioreactor_multifidelity.csv"),
-        help="output CSV (default: data/bioreactor_multifidelity.csv)",
+        default=datasets.file("bioreactor_multifidelity"),
+        help="output CSV (default: mfgp/datasets/bioreactor_multifidelity.csv)",
     )
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
     parser.add_argument(

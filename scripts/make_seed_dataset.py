@@ -1,4 +1,5 @@
-"""Make ``data/bioreactor_scales.csv``: the small seed-format data set (columns ``scale, V, t, C``).
+"""Make ``mfgp/datasets/bioreactor_scales.csv``: the small seed-format data set (columns
+``scale, V, t, C``).
 
 Biomass ``C`` (g/L) over culture time ``t`` (h) in batch cultures at five working volumes ``V``
 (litres; ``scale`` is the scale index 1-5, not litres). Each curve is the Baranyi-Roberts (1994)
@@ -56,7 +57,7 @@ def make_frame(seed: int = SEED) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/bioreactor_scales.csv"))
+    parser.add_argument("--out", type=Path, default=Path("mfgp/datasets/bioreactor_scales.csv"))
     args = parser.parse_args()
     frame = make_frame()
     args.out.parent.mkdir(parents=True, exist_ok=True)

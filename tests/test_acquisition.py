@@ -15,6 +15,7 @@ import torch
 from botorch.models import SingleTaskGP
 from gpytorch.kernels import MaternKernel, ScaleKernel
 
+from mfgp import datasets
 from mfgp.acquisition import (
     ClosedFormVarianceReduction,
     CostWeightedIntegratedVarianceReduction,
@@ -108,11 +109,10 @@ def test_space_defaults(data: ScaleUpData, space: SearchSpace) -> None:
 def test_default_envelope_keeps_target_points_reachable() -> None:
     """With rpm free and no constraints given, target-scale points stay within the P/V of the
     measured runs: no 50 m3 point at a 1 L stirrer speed. An explicit empty table opts out."""
-    from pathlib import Path
 
     from mfgp.scaling.criteria import Vessel, operating_point
 
-    csv = Path(__file__).resolve().parents[1] / "data" / "bioreactor_multifidelity.csv"
+    csv = datasets.file("bioreactor_multifidelity")
     d = ScaleUpData(read_table(csv), target="titer_gL", ignore=["biomass_gL"])
     s = SearchSpace.from_data(d, costs="lab=1,pilot=20", target_volume_L=5e4)
     assert s.constraints.max_p_per_v is not None

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mfgp.benchmarks.functions import make_problem
+from mfgp.test_functions import make_problem
 
 from .conftest import load_benchmark_script
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from mfgp.benchmarks import (
+from mfgp.exceptions import InputDataError
+from mfgp.test_functions import (
     FUNCTIONS,
     Borehole,
     Branin,
@@ -21,7 +22,6 @@ from mfgp.benchmarks import (
     make_problem,
     nested_design,
 )
-from mfgp.exceptions import InputDataError
 
 from .conftest import DTYPES
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mfbench import harness as H
+from mfbench.problems import load_problem
 
-from mfgp.benchmarks import harness as H
-from mfgp.benchmarks.problems import load_problem
+from mfgp import datasets
 from mfgp.metrics import METRIC_NAMES
 from mfgp.models.base import MODEL_REGISTRY
 
@@ -88,7 +89,7 @@ def test_schema_and_outputs(tiny: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("problem", ["tiny", "default"])
 def test_extrapolation_splits_hold_out_every_larger_measurement(problem: str, tiny: str) -> None:
     spec = tiny if problem == "tiny" else "default"
-    if spec == "default" and not (ROOT / "data" / "bioreactor_multifidelity.csv").is_file():
+    if spec == "default" and not datasets.file("bioreactor_multifidelity").is_file():
         pytest.skip("the default data set is not generated")
     data = load_problem(spec).data
     vols = data.volumes()
@@ -117,7 +118,7 @@ def test_extrapolation_splits_hold_out_every_larger_measurement(problem: str, ti
 
 
 def test_learning_curve_splits_are_nested_and_seeded() -> None:
-    if not (ROOT / "data" / "bioreactor_multifidelity.csv").is_file():
+    if not datasets.file("bioreactor_multifidelity").is_file():
         pytest.skip("the default data set is not generated")
     p = load_problem("default")
     splits = H.learning_curve_splits(p)

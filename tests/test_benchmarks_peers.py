@@ -7,17 +7,17 @@ import sys
 import numpy as np
 import pytest
 import torch
-
-from mfgp.benchmarks import make_problem
-from mfgp.benchmarks.peers import (
+from mfbench.peers import (
     PEERS,
     BoTorchMultiFidelity,
     MFGPAdapter,
     _require,
     get_peer,
 )
+
 from mfgp.exceptions import InputDataError
 from mfgp.models.nargp import NARGP
+from mfgp.test_functions import make_problem
 
 
 @pytest.fixture(scope="module")

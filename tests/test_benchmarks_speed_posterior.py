@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from mfgp.benchmarks.functions import Borehole, make_problem
 from mfgp.models.ar1 import AR1MultiFidelityGP
+from mfgp.test_functions import Borehole, make_problem
 
 from .conftest import load_benchmark_script
 

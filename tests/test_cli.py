@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mfgp import datasets
 from mfgp.cli import _model_option, _option_value, main
 from mfgp.exceptions import InputDataError
 from mfgp.jobs import resolve_model_names, resolve_model_options, run
 from mfgp.models import get_model, model_option_names
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bioreactor_scales.csv"
+DATA = datasets.file("bioreactor_scales")
 
 
 def test_run_on_seed_file(tmp_path, capsys):

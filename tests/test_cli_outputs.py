@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mfgp import acquisition
+from mfgp import acquisition, datasets
 from mfgp.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "data" / "bioreactor_scales.csv"
+DATA = datasets.file("bioreactor_scales")
 QUICK = ["--target", "C", "--model", "gp", "--model-option", "restarts=1"]
 
 

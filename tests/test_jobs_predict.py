@@ -11,15 +11,16 @@ import pandas as pd
 import pytest
 from scipy.stats import truncnorm
 
+from mfgp import datasets
 from mfgp.cli import main
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
 from mfgp.jobs.predict import parse_spec, predict
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "data" / "bioreactor_scales.csv"
-MF = ROOT / "data" / "bioreactor_multifidelity.csv"
-CHO = ROOT / "data" / "cho_endpoint.csv"
+SEED = datasets.file("bioreactor_scales")
+MF = datasets.file("bioreactor_multifidelity")
+CHO = datasets.file("cho_endpoint")
 GP = {"gp": {"restarts": 1}}
 
 

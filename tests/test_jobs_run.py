@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mfgp import datasets
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
 from mfgp.jobs import run
 
-SEED = Path(__file__).resolve().parents[1] / "data" / "bioreactor_scales.csv"
+SEED = datasets.file("bioreactor_scales")
 
 
 def _end_points() -> ScaleUpData:

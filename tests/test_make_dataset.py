@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mfgp import datasets
+
 from .csv_compare import assert_csv_close
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_dataset.py"
-CSV = ROOT / "data" / "bioreactor_multifidelity.csv"
+CSV = datasets.file("bioreactor_multifidelity")
 KEYS = ("run_id", "fidelity", "volume_L", "time_h")
 
 

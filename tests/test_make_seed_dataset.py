@@ -1,4 +1,4 @@
-"""scripts/make_seed_dataset.py regenerates data/bioreactor_scales.csv (numerically, to the
+"""scripts/make_seed_dataset.py regenerates mfgp/datasets/bioreactor_scales.csv (numerically, to the
 last printed digit)."""
 
 from __future__ import annotations
@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+
+from mfgp import datasets
 
 from .csv_compare import assert_csv_close
 
@@ -19,4 +21,4 @@ def test_seed_file_is_reproduced(tmp_path):
         check=True,
         capture_output=True,
     )
-    assert_csv_close(out, ROOT / "data" / "bioreactor_scales.csv", keys=("scale", "V", "t"))
+    assert_csv_close(out, datasets.file("bioreactor_scales"), keys=("scale", "V", "t"))

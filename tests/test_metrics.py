@@ -206,8 +206,8 @@ def test_ar1_hyperparameter_samples_predict_the_mixture_over_the_draws():
 
 
 def test_nargp_and_mlp_ensemble_predict_their_mixtures():
-    from mfgp.benchmarks import make_problem
     from mfgp.models import NARGP, MLPEnsemble
+    from mfgp.test_functions import make_problem
 
     X, Y, Xt, Yt = make_problem("nonlinear_pair", (16, 7), seed=0, n_test=12)
     m = NARGP(restarts=1, maxiter=20, n_samples=10, hyperparameter_samples=2).fit((X, Y), seed=0)

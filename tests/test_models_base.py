@@ -65,3 +65,37 @@ def test_damaged_model_folder_gives_one_clear_error(tmp_path, damage, words):
     damage(folder)
     with pytest.raises(InputDataError, match=words):
         mfgp.load_model(folder)
+
+
+def test_every_model_declares_its_options_exactly():
+    """Constructor options: model_option_names lists each one, get_model refuses any other
+    (also for models whose __init__ forwards **options); fit options likewise."""
+    from mfgp.models import available_models, get_model, model_option_names
+
+    assert set(model_option_names("ar1")) < set(model_option_names("hybrid"))
+    assert {"surrogate", "rho", "restarts", "hyperparameter_samples"} <= set(
+        model_option_names("hybrid")
+    )
+    assert model_option_names("ridge") == ["volume_degree", "degree", "interactions", "alphas"]
+    assert "max_iter" in model_option_names("lasso")
+    for name in available_models():
+        with pytest.raises(InputDataError, match=f"model '{name}' has no option 'typo'"):
+            get_model(name, typo=1)
+    with pytest.raises(InputDataError, match="has no option 'restarts'"):
+        get_model("ridge", restarts=1)
+
+
+@pytest.mark.parametrize(
+    "name, fit_options",
+    [("gp", ("restarts", "maxiter")), ("ridge", ()), ("lasso", ("max_iter",))],
+)
+def test_unknown_fit_options_are_refused_before_fitting(name, fit_options):
+    from mfgp.models import get_model
+
+    model = get_model(name)
+    assert type(model).fit_options == fit_options
+    X = torch.rand(6, 2, dtype=torch.float64)
+    X[:, -1] = 0
+    with pytest.raises(InputDataError, match=r"\.fit has no option 'maxitr'"):
+        model.fit((X, X[:, :1]), maxitr=5)
+    assert not model.fitted_

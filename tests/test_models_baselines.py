@@ -195,3 +195,19 @@ def test_cuda(name: str, tmp_path) -> None:
     model.save(tmp_path / name)
     again = load_model(tmp_path / name, device="cuda").predict(query_points().cuda())
     torch.testing.assert_close(again.mean, pred.mean)
+
+
+@pytest.mark.parametrize("name", ["ridge", "lasso"])
+def test_linear_baselines_trained_on_two_volumes_keep_finite_bands(name):
+    """With runs at two volumes v^2 is constant on the training rows; it must not blow the
+    band up away from them (it gave a 95 % width of 1.8e13 g/L at 100 L from 1 and 10 L)."""
+    g = torch.Generator().manual_seed(0)
+    logv = torch.tensor([0.0, 1.0]).repeat_interleave(6)
+    rpm = torch.rand(12, generator=g, dtype=torch.float64)
+    X = torch.stack([logv.double(), rpm, torch.zeros(12, dtype=torch.float64)], -1)
+    Y = (5 + 0.3 * logv.double() + 0.2 * rpm + 0.05 * torch.randn(12, generator=g)).unsqueeze(-1)
+    model = get_model(name).fit((X, Y), seed=0)
+    Xnew = torch.tensor([[2.0, 0.5, 0.0]], dtype=torch.float64)
+    pred = model.predict(Xnew)
+    assert torch.isfinite(pred.variance).all() and float(pred.variance.sqrt()) < 10.0
+    assert abs(float(pred.mean) - 5.7) < 2.0

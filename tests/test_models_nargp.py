@@ -7,10 +7,10 @@ import copy
 import pytest
 import torch
 
-from mfgp.benchmarks import make_problem
 from mfgp.exceptions import InputDataError, NotFittedError
 from mfgp.models import available_models, get_model, load_model
 from mfgp.models.nargp import NARGP
+from mfgp.test_functions import make_problem
 
 from .conftest import DTYPES
 

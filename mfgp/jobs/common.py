@@ -20,7 +20,8 @@ import torch
 from mfgp.data import ScaleUpData, endpoint_mask, run_labels
 from mfgp.exceptions import InputDataError, MFGPError, ModelFittingError
 from mfgp.metrics import crps, evaluate, per_volume
-from mfgp.models.base import ScaleUpModel, available_models, get_model
+from mfgp.models.base import ScaleUpModel
+from mfgp.models.registry import available_models, get_model
 from mfgp.prediction import Prediction
 from mfgp.selection import (
     AUTO_CANDIDATES,

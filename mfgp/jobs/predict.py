@@ -37,7 +37,8 @@ from mfgp.jobs.common import (
 )
 from mfgp.jobs.conditions import carried_set_point, condition_warnings, scale_up_curve
 from mfgp.jobs.run import _load
-from mfgp.models.base import ScaleUpModel, get_model
+from mfgp.models.base import ScaleUpModel
+from mfgp.models.registry import get_model
 from mfgp.prediction import Prediction
 from mfgp.report import write_predict_report
 from mfgp.selection import (

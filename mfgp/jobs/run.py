@@ -31,7 +31,8 @@ from mfgp.jobs.common import (
 )
 from mfgp.jobs.conditions import carried_set_point, scale_up_curve
 from mfgp.metrics import METRIC_NAMES
-from mfgp.models.base import ScaleUpModel, get_model
+from mfgp.models.base import ScaleUpModel
+from mfgp.models.registry import get_model
 from mfgp.report import write_figures, write_report
 from mfgp.selection import (
     AUTO_CANDIDATES,

@@ -7,16 +7,7 @@ Importing this package registers the built-in models, selectable by name with
 from __future__ import annotations
 
 from mfgp.models.ar1 import AR1MultiFidelityGP
-from mfgp.models.base import (
-    MODEL_REGISTRY,
-    Prediction,
-    ScaleUpModel,
-    available_models,
-    get_model,
-    load_model,
-    model_option_names,
-    register_model,
-)
+from mfgp.models.base import MODEL_REGISTRY, Prediction, ScaleUpModel, register_model
 from mfgp.models.baselines import DiscrepancyGP, LassoBaseline, RidgeBaseline, ScalingLawOnly
 from mfgp.models.classic import ClassicScaling
 from mfgp.models.ensembles import (
@@ -28,6 +19,7 @@ from mfgp.models.ensembles import (
 )
 from mfgp.models.hybrid import HybridGP
 from mfgp.models.nargp import NARGP
+from mfgp.models.registry import available_models, get_model, load_model, model_option_names
 from mfgp.models.single_gp import SingleFidelityGP
 
 __all__ = [

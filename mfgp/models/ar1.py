@@ -106,7 +106,7 @@ from mfgp.models.base import (
     Prediction,
     ScaleUpModel,
     as_training_tensors,
-    model_option_names,
+    init_option_names,
     register_model,
 )
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
@@ -412,6 +412,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         >>> m.predict(hi).mean.shape
         torch.Size([4])
     """
+
+    fit_options = ("restarts", "maxiter", "warm_start")
 
     multi_fidelity = True
 
@@ -1058,7 +1060,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             }
             log.info("log_transform='auto': identity (a target or level-0 value is <= 0)")
             return None
-        init = set(model_option_names(AR1MultiFidelityGP.name))
+        init = set(init_option_names(AR1MultiFidelityGP))
         base = {k: v for k, v in self.config.items() if k in init and k != "kernel"}
         base.update(loo_variance=False, hyperparameter_samples=0)
         fitted: dict[str, AR1MultiFidelityGP] = {}
@@ -1140,11 +1142,6 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         fitted AR1 model with the same levels and configuration (typically the previous round
         of a sequential design) whose hyperparameters start the first restart of every level
         instead of the data-driven default; the later restarts still sample from the priors."""
-        unknown = sorted(set(options) - {"restarts", "maxiter", "warm_start"})
-        if unknown:
-            raise InputDataError(
-                f"unknown fit options {unknown}; use restarts, maxiter or warm_start"
-            )
         restarts = int(options.get("restarts", self.config["restarts"]))
         maxiter = int(options.get("maxiter", self.config["maxiter"]))
         warm = options.get("warm_start")

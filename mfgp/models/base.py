@@ -48,7 +48,7 @@ from mfgp.distributions import Z95
 from mfgp.exceptions import InputDataError, NotFittedError
 from mfgp.memory import DENSE_COPIES, dense_gp_bytes
 from mfgp.prediction import Prediction
-from mfgp.settings import check_same_dtype
+from mfgp.settings import check_same_dtype, resolve_device
 
 __all__ = [
     "MODEL_REGISTRY",
@@ -56,11 +56,9 @@ __all__ = [
     "Prediction",
     "ScaleUpModel",
     "as_training_tensors",
-    "available_models",
     "gaussian_posterior",
-    "get_model",
-    "load_model",
-    "model_option_names",
+    "init_option_names",
+    "read_model",
     "register_model",
     "seeded",
 ]
@@ -82,70 +80,6 @@ def register_model(name: str) -> Callable[[type[M]], type[M]]:
         return cls
 
     return decorator
-
-
-def available_models() -> list[str]:
-    """Names accepted by :func:`get_model` and ``mfgp run --model``."""
-    import mfgp.models  # noqa: F401  (registers the built-in models)
-
-    return sorted(MODEL_REGISTRY)
-
-
-def model_option_names(name: str) -> list[str]:
-    """The constructor options of the registered model ``name`` (keyword arguments of its
-    class), e.g. for ``mfgp run --model-option``.
-
-    >>> "restarts" in model_option_names("gp")
-    True
-    """
-    cls = _model_class(name)
-    params = inspect.signature(cls.__init__).parameters.values()
-    return [
-        p.name
-        for p in params
-        if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-
-
-def _model_class(name: str) -> type[ScaleUpModel]:
-    import mfgp.models  # noqa: F401
-
-    try:
-        return MODEL_REGISTRY[name]
-    except KeyError:
-        raise InputDataError(
-            f"unknown model {name!r}; choose one of: {', '.join(sorted(MODEL_REGISTRY))}"
-        ) from None
-
-
-def get_model(name: str, **config: Any) -> ScaleUpModel:
-    """Instantiate a registered model by name, with constructor options ``config``.
-
-    Raises:
-        InputDataError: unknown model, or an option the model does not have (the message
-            lists the options it has).
-
-    >>> get_model("gp").name
-    'gp'
-    >>> get_model("gp", restarts=1).config["restarts"]
-    1
-    """
-    cls = _model_class(name)
-    params = inspect.signature(cls.__init__).parameters.values()
-    if not any(p.kind is p.VAR_KEYWORD for p in params):
-        known = model_option_names(name)
-        unknown = sorted(set(config) - set(known))
-        if unknown:
-            raise InputDataError(
-                f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
-                f"its options: {', '.join(known)}"
-            )
-    try:
-        return cls(**config)
-    except (TypeError, ValueError) as err:  # e.g. a string where a number is needed
-        if not config:
-            raise
-        raise InputDataError(f"model {name!r}: bad option value in {config} ({err})") from err
 
 
 @contextmanager
@@ -229,6 +163,8 @@ class ScaleUpModel(Model, ABC):
     name: ClassVar[str] = "base"
     #: True when the model uses rows of every fidelity; False for top-level-only models.
     multi_fidelity: ClassVar[bool] = False
+    #: the options :meth:`fit` takes (optimiser settings); each model declares its own.
+    fit_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -263,11 +199,19 @@ class ScaleUpModel(Model, ABC):
             data: a :class:`~mfgp.data.ScaleUpData`, or a tuple ``(X, Y)``/``(X, Y, Yvar)`` with
                 ``X`` ``n x d`` (fidelity index last), ``Y`` and ``Yvar`` ``n x 1``.
             seed: seed for restarts and any other randomness (``None``: not seeded).
-            **options: optimiser options of the subclass.
+            **options: optimiser options of the subclass, those named in its
+                :attr:`fit_options` (any other is refused).
 
         Returns:
             ``self``, fitted.
         """
+        unknown = sorted(set(options) - set(type(self).fit_options))
+        if unknown:
+            known = ", ".join(type(self).fit_options) or "none"
+            raise InputDataError(
+                f"{type(self).__name__}.fit has no option {', '.join(map(repr, unknown))}; "
+                f"its fit options: {known} (model options go to the constructor)"
+            )
         X, Y, Yvar = as_training_tensors(data)
         for key in ("feature_names", "fidelity_names", "target"):
             value = getattr(data, key, None)
@@ -443,7 +387,7 @@ class ScaleUpModel(Model, ABC):
     ) -> ScaleUpModel:
         """Load a model saved with :meth:`save`; ``overrides`` replace constructor arguments
         (for example a level-0 callable that could not be stored as JSON)."""
-        return load_model(path, device=device, expected=cls, **overrides)
+        return read_model(path, device=device, expected=cls, **overrides)
 
     def _restore(self, state: dict[str, Any], metadata: dict[str, Any]) -> None:
         X, Y, Yvar = state["train_X"], state["train_Y"], state["train_Yvar"]
@@ -492,6 +436,69 @@ def _tensor_key(tensors: list[Tensor]) -> tuple[tuple[int, int], ...]:
     return tuple((id(t), t._version) for t in tensors)
 
 
+def init_option_names(cls: type) -> list[str]:
+    """The constructor options of a model class, exactly: the keyword arguments of its
+    ``__init__`` and, where that ``__init__`` forwards ``**options`` to its parent class, the
+    parent's, up to :class:`ScaleUpModel`."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if klass is ScaleUpModel or "__init__" not in vars(klass):
+            if klass is ScaleUpModel:
+                break
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [
+            p.name
+            for p in params
+            if p.name != "self"
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name not in names
+        ]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def read_model(
+    path: str | Path,
+    *,
+    device: torch.device | str | None = None,
+    expected: type[ScaleUpModel] | None = None,
+    **overrides: Any,
+) -> ScaleUpModel:
+    """Load any registered model saved with :meth:`ScaleUpModel.save`.
+
+    Args:
+        path: the directory written by ``save``.
+        device: where to put the model (default CPU).
+        expected: if given, raise unless the saved model is of this class.
+        **overrides: constructor arguments that replace the saved configuration.
+    """
+    path = Path(path)
+    meta_file, state_file = path / "model.json", path / "state.pt"
+    if not meta_file.is_file() or not state_file.is_file():
+        raise InputDataError(
+            f"{path} is not a saved mfgp model: expected model.json and state.pt inside"
+        )
+    try:
+        meta = json.loads(meta_file.read_text())
+        name = meta["model"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputDataError(
+            f"{meta_file} is not an mfgp model description ({err}); save the model again"
+        ) from None
+    cls = MODEL_REGISTRY.get(name)
+    if cls is None:
+        raise InputDataError(f"{path} holds model {name!r}, which is not registered")
+    if expected is not None and expected is not ScaleUpModel and not issubclass(cls, expected):
+        raise InputDataError(f"{path} holds a {cls.__name__}, not a {expected.__name__}")
+    config = {**meta.get("config", {}), **overrides}
+    model = cls(**config)
+    state = _load_state(state_file)
+    model._restore(state, meta.get("metadata", {}))
+    return model.to(resolve_device(device))
+
+
 def _load_state(state_file: Path) -> dict[str, Any]:
     """``state.pt`` read with ``torch.load(weights_only=True)``: tensors, numbers, strings and
     containers of them only, so that a shared model folder cannot run code when loaded."""
@@ -515,47 +522,3 @@ def _load_state(state_file: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or "state_dict" not in state or "train_X" not in state:
         raise InputDataError(f"{state_file} is not an mfgp model state; save the model again")
     return state
-
-
-def load_model(
-    path: str | Path,
-    *,
-    device: torch.device | str | None = None,
-    expected: type[ScaleUpModel] | None = None,
-    **overrides: Any,
-) -> ScaleUpModel:
-    """Load any registered model saved with :meth:`ScaleUpModel.save`.
-
-    Args:
-        path: the directory written by ``save``.
-        device: where to put the model (default CPU).
-        expected: if given, raise unless the saved model is of this class.
-        **overrides: constructor arguments that replace the saved configuration.
-    """
-    from mfgp.settings import resolve_device
-
-    path = Path(path)
-    meta_file, state_file = path / "model.json", path / "state.pt"
-    if not meta_file.is_file() or not state_file.is_file():
-        raise InputDataError(
-            f"{path} is not a saved mfgp model: expected model.json and state.pt inside"
-        )
-    try:
-        meta = json.loads(meta_file.read_text())
-        name = meta["model"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise InputDataError(
-            f"{meta_file} is not an mfgp model description ({err}); save the model again"
-        ) from None
-    import mfgp.models  # noqa: F401
-
-    cls = MODEL_REGISTRY.get(name)
-    if cls is None:
-        raise InputDataError(f"{path} holds model {name!r}, which is not registered")
-    if expected is not None and expected is not ScaleUpModel and not issubclass(cls, expected):
-        raise InputDataError(f"{path} holds a {cls.__name__}, not a {expected.__name__}")
-    config = {**meta.get("config", {}), **overrides}
-    model = cls(**config)
-    state = _load_state(state_file)
-    model._restore(state, meta.get("metadata", {}))
-    return model.to(resolve_device(device))

@@ -59,6 +59,8 @@ from mfgp.models.baselines import (
     variance_floor,
 )
 from mfgp.scaling.bases import PiecewiseLogLinear, ScalingLaw
+from mfgp.scaling.correlations import mixing_time_grenville, vessel_geometry
+from mfgp.scaling.criteria import default_aspect_ratio
 from mfgp.scaling.growth import GrowthModel, get_growth_model
 
 __all__ = ["BASES", "ClassicScaling", "basis_predictions", "mixing_time_law"]
@@ -80,8 +82,6 @@ def mixing_time_law(v: Tensor) -> Tensor:
     >>> round(float(mixing_time_law(torch.tensor(0.0, dtype=torch.float64))), 6)
     1.0
     """
-    from mfgp.scaling.correlations import mixing_time_grenville, vessel_geometry
-    from mfgp.scaling.criteria import default_aspect_ratio
 
     def theta(vv: Tensor) -> Tensor:
         vol_L = 10.0 ** vv.detach().double().cpu()

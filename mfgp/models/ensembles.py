@@ -27,7 +27,7 @@ returned in data units; known noise variances (``Yvar``) are ignored. Tree model
 extrapolate beyond the training volumes (their prediction is flat outside), which is exactly the
 weakness this comparison is meant to show.
 Saving stores no pickle: a tree model keeps its training rows and the seed of its fit, and
-:func:`~mfgp.models.base.load_model` refits the estimators from them (scikit-learn, XGBoost and
+:func:`~mfgp.models.load_model` refits the estimators from them (scikit-learn, XGBoost and
 LightGBM are deterministic for a given seed, data and package version; a fit with
 ``seed=None`` draws a seed and stores it), so a shared model folder cannot run code.
 
@@ -144,6 +144,8 @@ class MLPEnsemble(_StandardisedTop):
         >>> m.predict(X[:3]).variance.shape
         torch.Size([3])
     """
+
+    fit_options = ("epochs",)
 
     def __init__(
         self,

@@ -138,7 +138,7 @@ class HybridGP(AR1MultiFidelityGP):
     Example:
         >>> import pandas as pd
         >>> from mfgp.data import ScaleUpData
-        >>> data = ScaleUpData("data/bioreactor_scales.csv", target="C")  # doctest: +SKIP
+        >>> data = ScaleUpData("mfgp/datasets/bioreactor_scales.csv", target="C")  # doctest: +SKIP
         >>> train, test = data.holdout_largest(1)  # doctest: +SKIP
         >>> HybridGP(restarts=1).fit(train).predict(test.X).mean.shape  # doctest: +SKIP
         torch.Size([26])

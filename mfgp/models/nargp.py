@@ -109,12 +109,14 @@ class NARGP(ScaleUpModel):
 
     Example:
         >>> import torch
-        >>> from mfgp.benchmarks import make_problem
+        >>> from mfgp.test_functions import make_problem
         >>> X, Y, Xt, Yt = make_problem("nonlinear_pair", (30, 12), seed=0, n_test=50)
         >>> m = NARGP(restarts=1, maxiter=100).fit((X, Y), seed=0)
         >>> m.predict(Xt).mean.shape
         torch.Size([50])
     """
+
+    fit_options = ("restarts", "maxiter", "warm_start")
 
     multi_fidelity = True
 
@@ -239,11 +241,6 @@ class NARGP(ScaleUpModel):
         of the default start; the later restarts still draw random starts. With
         ``restarts=1, maxiter=0`` the warm model's hyperparameters are kept as they are
         (conditioning them on new data, as in a sequential design)."""
-        unknown = sorted(set(options) - {"restarts", "maxiter", "warm_start"})
-        if unknown:
-            raise InputDataError(
-                f"unknown fit options {unknown}; use restarts, maxiter or warm_start"
-            )
         maxiter = int(options.get("maxiter", self.config["maxiter"]))
         restarts = int(options.get("restarts", self.config["restarts"]))
         if maxiter < 0 or restarts < 1:

@@ -83,6 +83,8 @@ class SingleFidelityGP(ScaleUpModel):
         torch.Size([3])
     """
 
+    fit_options = ("restarts", "maxiter")
+
     def __init__(self, *, mean: str = "linear", restarts: int = 3, maxiter: int = 200) -> None:
         if mean not in ("constant", "linear"):
             raise InputDataError(f"mean must be 'constant' or 'linear', got {mean!r}")
@@ -122,7 +124,7 @@ class SingleFidelityGP(ScaleUpModel):
         maxiter = options.get("maxiter", self.config["maxiter"])
         mll = ExactMarginalLogLikelihood(self.gp_.likelihood, self.gp_)
         best_loss, best_state = float("inf"), None
-        restarts = range(self.config["restarts"])
+        restarts = range(int(options.get("restarts", self.config["restarts"])))
         for r in progress.steps(restarts, desc=f"{self.name}: restarts", leave=False):
             if r > 0:
                 sample_all_priors(self.gp_)

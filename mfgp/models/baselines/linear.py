@@ -55,7 +55,7 @@ class _LinearBaseline(TopLevelBaseline):
         degree: int = 3,
         interactions: bool = True,
         alphas: list[float] | None = None,
-        **config: Any,
+        **options: Any,
     ) -> None:
         if volume_degree < 1 or degree < 1:
             raise InputDataError(
@@ -68,7 +68,7 @@ class _LinearBaseline(TopLevelBaseline):
             degree=degree,
             interactions=interactions,
             alphas=None if alphas is None else [float(a) for a in alphas],
-            **config,
+            **options,
         )
 
     def _build_top(self, Xf: Tensor, Y: Tensor) -> None:
@@ -79,6 +79,11 @@ class _LinearBaseline(TopLevelBaseline):
         phi = self._raw_design(Xf, stats=False)
         self.register_buffer("phi_mean_", phi.mean(0))
         self.register_buffer("phi_std_", phi.std(0).clamp_min(1e-12))
+        # a column constant on the training rows (v^2 when the runs span two volumes, a power
+        # of a two-level setting) carries no information there and would explode away from
+        # them once divided by its zero spread: it is left out of the design
+        spread = phi.std(0) > 1e-9 * phi.abs().amax(0).clamp_min(1.0)
+        self.register_buffer("keep_", spread.to(Xf.dtype))
         self.register_buffer("y_mean_", Y.mean())
         self.register_buffer("y_std_", Y.std().clamp_min(1e-12))
         self.register_buffer("coef_", torch.zeros(p, **dt))
@@ -104,7 +109,7 @@ class _LinearBaseline(TopLevelBaseline):
 
     def design(self, Xf: Tensor) -> Tensor:
         """Standardised design matrix ``... x n x p`` at features ``... x n x (d-1)``."""
-        return (self._raw_design(Xf) - self.phi_mean_) / self.phi_std_
+        return (self._raw_design(Xf) - self.phi_mean_) / self.phi_std_ * self.keep_
 
     def _standardised_training(self) -> tuple[Tensor, Tensor, Tensor]:
         Xf, Y = self.top_rows_
@@ -271,6 +276,8 @@ class LassoBaseline(_LinearBaseline):
         >>> m.predict(X[:4]).mean.shape
         torch.Size([4])
     """
+
+    fit_options = ("max_iter",)
 
     def __init__(self, *, max_iter: int = 3000, **config: Any) -> None:
         if max_iter < 1:

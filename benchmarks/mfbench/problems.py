@@ -2,13 +2,13 @@
 
 A problem is named by a short, picklable **spec string** (what ``--problems`` takes), and
 :func:`load_problem` turns it into a :class:`Problem` holding a validated ``ScaleUpData``. The
-harness (:mod:`mfgp.benchmarks.harness`) only ever sees ``ScaleUpData``, so extrapolation,
+harness (:mod:`mfbench.harness`) only ever sees ``ScaleUpData``, so extrapolation,
 leave-one-scale-out and learning-curve splits work the same on every problem.
 
 Specs:
 
 - ``default`` / ``default:TARGET``: the default multi-fidelity data set
-  ``data/bioreactor_multifidelity.csv`` (levels ``scaling_law``, ``simplified_model``,
+  ``mfgp/datasets/bioreactor_multifidelity.csv`` (levels ``scaling_law``, ``simplified_model``,
   ``measured``; target ``titer_gL`` by default). The other response column is dropped (it is not
   known at production scale before the run). Production volumes: the two largest measured.
   Caveat: that file's ``scaling_law`` level was fitted on the measured rows up to 1000 L, so in
@@ -20,7 +20,7 @@ Specs:
   with run-to-run kinetic variability at every volume), seeded, ~10 s to build.
 - ``csv:PATH:TARGET``: any CSV in the data convention (fidelity names known to
   :data:`mfgp.data.DEFAULT_FIDELITY_ORDER` or integer levels).
-- a test-function name from :data:`mfgp.benchmarks.functions.FUNCTIONS` (``forrester``,
+- a test-function name from :data:`mfgp.test_functions.FUNCTIONS` (``forrester``,
   ``branin``, ...): the first input is mapped to a log-volume axis, ``log10 V = 4 u_1`` with
   ``u_1`` the first input scaled to ``[0, 1]``; the lower levels use a scrambled Sobol design over
   the whole box (like a scaling law, available at every scale), and the top level is measured at
@@ -39,14 +39,17 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from mfgp import datasets
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
+from mfgp.scaling.criteria import Vessel, scale_up
+from mfgp.simulate import Kinetics, kinetics_with, simulate
+from mfgp.test_functions import FUNCTIONS, get_function
 
 __all__ = [
     "DEFAULT_DATA",
@@ -60,7 +63,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: the default multi-fidelity data set of the repository.
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "bioreactor_multifidelity.csv"
+DEFAULT_DATA = datasets.file("bioreactor_multifidelity")
 
 _DEFAULT_TARGETS = ("titer_gL", "biomass_gL")
 
@@ -93,7 +96,6 @@ def problem_names() -> list[str]:
     >>> "default" in problem_names()
     True
     """
-    from mfgp.benchmarks.functions import FUNCTIONS
 
     return ["default", "default-nolaw", "simulator", *sorted(FUNCTIONS)]
 
@@ -141,8 +143,6 @@ def simulator_frame(
     >>> simulator_frame((1.0, 10.0), runs_per_volume=1).shape
     (52, 9)
     """
-    from mfgp.scaling.criteria import Vessel, scale_up
-    from mfgp.simulate import Kinetics, kinetics_with, simulate
 
     rng = np.random.default_rng(seed)
     times = np.arange(0.0, 36.0 + 1e-9, 3.0)
@@ -211,8 +211,6 @@ def function_problem(
     """
     import torch
 
-    from mfgp.benchmarks.functions import get_function
-
     fn = get_function(name)
     lo, hi = fn.bounds[0].numpy(), fn.bounds[1].numpy()
     d = fn.dim
@@ -258,7 +256,6 @@ def load_problem(spec: str) -> Problem:
     >>> load_problem("default").data.fidelity_names
     ['scaling_law', 'simplified_model', 'measured']
     """
-    from mfgp.benchmarks.functions import FUNCTIONS
 
     head, _, rest = spec.partition(":")
     if head == "default":

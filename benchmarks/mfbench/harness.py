@@ -21,11 +21,11 @@ Splits (strings, so cells stay small and picklable):
 - ``loso:V``: leave one scale out (test on the top-level rows at ``V``, train on the rest);
 - ``runs:N``: learning curve: ``N`` top-level runs drawn (by ``run_id``, seeded, nested in ``N``)
   from the non-production volumes; test on the production volumes;
-- ``speed:N0xN1[xN2]``: a test function (:func:`mfgp.benchmarks.functions.make_problem`) with
+- ``speed:N0xN1[xN2]``: a test function (:func:`mfgp.test_functions.make_problem`) with
   ``N_k`` nested points per level; fit and predict time and accuracy on 500 test points.
 
 Models are registered mfgp model names (:func:`mfgp.available_models`) or peer names from
-:data:`mfgp.benchmarks.peers.PEERS` (optionally prefixed ``peer:``); peers run on exactly the same
+:data:`mfbench.peers.PEERS` (optionally prefixed ``peer:``); peers run on exactly the same
 designs in the same worker. mfgp models are evaluated with ``observation_noise=True`` (intervals
 for a new measurement, as ``mfgp run`` does) and scored (NLPD, CRPS, bounds) under their own
 predictive distribution (log-normal, mixture over hyperparameter draws or Monte Carlo paths,
@@ -58,13 +58,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from mfbench.peers import PEERS, get_peer
+from mfbench.problems import Problem, load_problem
 
 from mfgp import io
-from mfgp.benchmarks.problems import Problem, load_problem
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
-from mfgp.metrics import METRIC_NAMES, per_volume
-from mfgp.models.base import Prediction, available_models, get_model, model_option_names
+from mfgp.metrics import METRIC_NAMES, evaluate, per_volume
+from mfgp.models.base import Prediction
+from mfgp.models.registry import available_models, get_model, model_option_names
+from mfgp.test_functions import DEFAULT_SIZES, get_function, make_problem
 
 __all__ = [
     "ALIASES",
@@ -128,7 +131,7 @@ class Cell:
     """One unit of work: fit ``model`` on ``split`` of ``problem`` with ``seed``.
 
     Attributes:
-        problem: problem spec (see :mod:`mfgp.benchmarks.problems`).
+        problem: problem spec (see :mod:`mfbench.problems`).
         model: mfgp model name or peer name.
         seed: seed of the fit (and of the run subsample of ``runs:N`` splits).
         split: split string (module docstring).
@@ -216,7 +219,6 @@ def speed_splits(problem: str, factors: Sequence[float] = (0.5, 1.0, 2.0, 4.0)) 
     >>> speed_splits("forrester", (1.0, 2.0))
     ['speed:50x10', 'speed:100x20']
     """
-    from mfgp.benchmarks.functions import DEFAULT_SIZES, get_function
 
     base = DEFAULT_SIZES.get(problem)
     if base is None:
@@ -332,7 +334,6 @@ def _bare(name: str) -> str:
 
 
 def _is_peer(name: str) -> bool:
-    from mfgp.benchmarks.peers import PEERS
 
     return _bare(name) in PEERS and _bare(name) not in available_models()
 
@@ -345,8 +346,6 @@ def peer_status(names: Iterable[str]) -> tuple[list[str], dict[str, str]]:
     ['botorch_stmf']
     """
     import importlib
-
-    from mfgp.benchmarks.peers import PEERS
 
     ok, skipped = [], {}
     for raw in names:
@@ -401,8 +400,6 @@ def _fit_predict(
     Gaussian of the mean and variance it returns."""
     device = train_X.device
     if _is_peer(cell.model):
-        from mfgp.benchmarks.peers import get_peer
-
         peer = get_peer(cell.model, **dict(cell.options))
         _sync(device)
         t0 = time.perf_counter()
@@ -525,7 +522,6 @@ def _warm_up(cell: Cell, device: torch.device) -> None:
     """Fit and predict ``cell.model`` once, untimed, on a small design of ``cell.problem``
     (first time per process only), so that one-off costs (lazy imports, the first optimiser
     step's ``torch._dynamo`` import, CUDA context and kernels) stay out of the timed cells."""
-    from mfgp.benchmarks.functions import get_function, make_problem
 
     key = (cell.problem, cell.model, str(device))
     if key in _WARMED:
@@ -541,8 +537,6 @@ def _warm_up(cell: Cell, device: torch.device) -> None:
 
 
 def _speed_rows(cell: Cell, device: torch.device, vers: str) -> list[dict[str, Any]]:
-    from mfgp.benchmarks.functions import make_problem
-    from mfgp.metrics import evaluate
 
     _warm_up(cell, device)
     sizes = [int(n) for n in cell.split.removeprefix("speed:").split("x")]
@@ -754,7 +748,6 @@ def summarize(
         One row per ``by`` + model: ``<metric>`` (mean), ``<metric>_sd``, ``n_seeds``,
         ``fit_s``, ``predict_s`` and, with peers, ``best_peer`` and ``ratio_to_best_peer``.
     """
-    from mfgp.benchmarks.peers import PEERS
 
     by = list(by)
     d = df[df["metric"].isin(metrics)]
@@ -848,7 +841,6 @@ def parse_models(spec: str, peers: str = "none") -> tuple[list[str], dict[str, s
     Returns:
         ``(names, skipped)``: names to run and ``{peer: why it is skipped}``.
     """
-    from mfgp.benchmarks.peers import PEERS
 
     if spec in ("default", ""):
         names = default_models()
