@@ -245,7 +245,7 @@ def build_acquisition(
     num_y_samples: int = 64,
     closed_form: bool = True,
 ) -> AcquisitionFunction:
-    """The cost-aware acquisition function of ``goal`` (see the module docstring).
+    """The cost-aware acquisition function of ``goal`` (see :mod:`mfgp.acquisition`).
 
     Args:
         model: a fitted model; its training tensors set device and dtype.

@@ -214,7 +214,7 @@ def _crps_truncated_mixture(
 
 def crps(dist: Distribution, y: Tensor, *, n_intervals: int = 4096) -> Tensor:
     """CRPS ``...`` of a supported distribution at observations ``y`` (``...``), in the units
-    of ``y`` (lower is better); see the module docstring for the formulas. ``n_intervals``
+    of ``y`` (lower is better); see :mod:`mfgp.distributions` for the formulas. ``n_intervals``
     (even) is the Simpson resolution used for mixtures of log-normals or truncated normals.
 
     Example:
