@@ -15,6 +15,7 @@ import pytest
 
 from mfgp import acquisition, datasets
 from mfgp.cli import main
+from mfgp.exceptions import InputDataError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = datasets.file("bioreactor_scales")
@@ -53,7 +54,7 @@ def test_failure_after_fitting_leaves_the_earlier_folder(earlier, monkeypatch, c
     out, before = earlier
 
     def broken(*args, **kwargs):
-        raise acquisition.InputDataError("the suggestion step broke")
+        raise InputDataError("the suggestion step broke")
 
     monkeypatch.setattr(acquisition, "suggest", broken)
     argv = ["run", "--data", str(DATA), *QUICK, "--out", str(out), "--suggest-costs", "lab=1"]
