@@ -230,3 +230,28 @@ def test_verbosity_levels(tmp_path, capsys, flags, present, absent):
         assert text not in err
     if flags == ["-q"]:
         assert err == ""
+
+
+def test_example_lists_and_copies_shipped_data_without_replacing_a_file(tmp_path, capsys):
+    assert main(["example"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in ("bioreactor_multifidelity", "cho_endpoint"))
+    out = tmp_path / "cho.csv"
+    assert main(["example", "cho_endpoint", "--out", str(out)]) == 0
+    assert out.read_bytes() == datasets.file("cho_endpoint").read_bytes()
+    assert "try: mfgp run --data" in capsys.readouterr().out
+    out.write_text("mine")
+    assert main(["example", "cho_endpoint", "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err and out.read_text() == "mine"
+    assert main(["example", "nope"]) == 2
+    assert "the shipped ones are" in capsys.readouterr().err
+
+
+def test_python_dash_m_mfgp_runs_the_command_line():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mfgp", "example"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "cho_endpoint" in done.stdout

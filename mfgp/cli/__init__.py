@@ -1,9 +1,11 @@
 """The ``mfgp`` command line: a thin argparse layer over the library.
 
 Subcommands:
+    predict   fit on every row and predict the target at new (production) volumes.
     run       fit models on the training volumes, evaluate on the held-out largest volumes.
     simulate  simulate one fed-batch run at a volume under a scale-up rule (mfgp.simulate).
     suggest   propose the next runs (cost-aware acquisition, mfgp.acquisition).
+    example   list the shipped data sets or copy one into a file (mfgp.datasets).
 
 Errors in the user's input print one line (``error: ...``) and exit with status 2; Ctrl-C
 prints one line and exits with status 130, leaving every output folder as it was. Warnings
@@ -22,7 +24,7 @@ from mfgp.cli.arguments import _data_options as _data_options
 from mfgp.cli.arguments import _model_option as _model_option
 from mfgp.cli.arguments import _option_value as _option_value
 from mfgp.cli.arguments import add_data_arguments as add_data_arguments
-from mfgp.cli.commands import _add_predict, _add_run, _add_simulate, _add_suggest
+from mfgp.cli.commands import _add_example, _add_predict, _add_run, _add_simulate, _add_suggest
 from mfgp.cli.console import (
     _configure_logging,
     _logging_state,
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_simulate(sub)
     _add_suggest(sub)
+    _add_example(sub)
     return parser
 
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from mfgp import datasets
+from mfgp.acquisition import format_suggestions, run_suggest
 from mfgp.cli.arguments import (
     _add_auto_arguments,
     _add_model_option,
@@ -18,7 +21,9 @@ from mfgp.cli.arguments import (
     add_data_arguments,
 )
 from mfgp.exceptions import InputDataError
-from mfgp.io import atomic_write_csv, check_output_file
+from mfgp.io import atomic_write_bytes, atomic_write_csv, check_output_file
+from mfgp.jobs import format_table, run
+from mfgp.jobs.predict import predict
 from mfgp.simulate import simulate
 
 
@@ -57,12 +62,6 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    # imported here, not at the top: mfgp.jobs loads matplotlib and botorch's acquisition code
-    # (about 0.8 s on top of the 2 s of ``import mfgp``), which ``mfgp --help``, argument
-    # errors and ``mfgp simulate`` do not need
-    from mfgp.acquisition import format_suggestions
-    from mfgp.jobs import format_table, run
-
     result = run(
         args.data,
         target=args.target,
@@ -146,11 +145,6 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    # imported here, not at the top: mfgp.jobs loads matplotlib and botorch's acquisition code
-    # (about 0.8 s on top of the 2 s of ``import mfgp``), which ``mfgp --help``, argument
-    # errors and ``mfgp simulate`` do not need
-    from mfgp.jobs.predict import predict
-
     result = predict(
         args.data,
         target=args.target,
@@ -288,11 +282,6 @@ def _suggest_options(items: Sequence[tuple[str, str, Any]] | None) -> dict[str, 
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    # imported here, not at the top: mfgp.acquisition loads botorch's acquisition code (about
-    # 0.3 s on top of the 2 s of ``import mfgp``), which ``mfgp --help``, argument errors and
-    # ``mfgp simulate`` do not need
-    from mfgp.acquisition import format_suggestions, run_suggest
-
     result = run_suggest(
         args.data,
         target=args.target,
@@ -314,4 +303,39 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     print(f"goal {result.suggestions.goal}: gain = {frame.attrs.get('gain_unit')}")
     print(format_suggestions(frame))
     print(f"wrote {result.out_dir}/suggestions.csv, suggestions.json")
+    return 0
+
+
+def _add_example(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "example",
+        help="list the data sets shipped with mfgp, or copy one into a file of your own",
+        description="Without NAME, list the shipped data sets. With NAME, copy that data set to "
+        "--out (default NAME.csv in the current folder; an existing file is never replaced) and "
+        "print a command to try on it.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="a shipped data set")
+    p.add_argument("--out", help="CSV file to write (default NAME.csv)")
+    p.set_defaults(func=_cmd_example)
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    if args.name is None:
+        for name in datasets.names():
+            print(f"{name:26s} {datasets.DESCRIPTIONS[name]}")
+        print("copy one with: mfgp example NAME [--out FILE]")
+        return 0
+    source = datasets.file(args.name)
+    out = Path(args.out or f"{args.name}.csv")
+    if out.exists():
+        raise InputDataError(
+            f"--out {out} exists; mfgp never replaces a file of yours: give another --out "
+            "or remove it"
+        )
+    check_output_file(out)
+    atomic_write_bytes(out, source.read_bytes())
+    target, options = datasets.TARGETS[args.name]
+    rows = len(datasets.load(args.name))
+    print(f"wrote {out} ({rows} rows, target {target})")
+    print(f"try: mfgp run --data {out} --target {target} {options}".rstrip())
     return 0

@@ -4,11 +4,11 @@ They travel inside the installed package, so they are there after ``pip install 
 as in a source checkout. Each is described in this folder's ``README.md`` (columns, units, how it
 was made):
 
-- ``bioreactor_multifidelity``: a simulated fed-batch from 1 L to 100 m3 in long format, with two
-  cheap levels (a scaling law and a simplified model) beside the measurements; targets
+- ``bioreactor_multifidelity``: a simulated fed-batch in long format, measured at 1 L to 50 m3,
+  with two cheap levels (a scaling law and a simplified model, to 100 m3); targets
   ``titer_gL`` and ``biomass_gL``.
 - ``bioreactor_scales``: a small seed-format time-course set (columns ``scale, V, t, C``; biomass
-  at 2 L to 4 m3).
+  at 2 L to 20 m3).
 - ``cho_endpoint``: end-point titer of an independent CHO fed-batch process, one row per run,
   with column names as engineers write them (``Working volume (L)``, ``Agitation (rpm)``) and a
   text factor (``cell_line``).
@@ -34,9 +34,9 @@ __all__ = ["DESCRIPTIONS", "TARGETS", "file", "load", "names"]
 
 #: one line per shipped data set.
 DESCRIPTIONS = {
-    "bioreactor_multifidelity": "simulated fed-batch, 1 L to 100 m3, measured rows and two cheap "
-    "levels (scaling_law, simplified_model) in long format",
-    "bioreactor_scales": "seed-format biomass time courses at 2 L to 4 m3 (columns scale, V, t, C)",
+    "bioreactor_multifidelity": "simulated fed-batch, measured at 1 L to 50 m3, two cheap levels "
+    "(scaling_law, simplified_model) to 100 m3, long format",
+    "bioreactor_scales": "seed-format biomass time courses at 2 L to 20 m3 (columns scale, V, t, C)",
     "cho_endpoint": "end-point titer of an independent CHO fed-batch process, 2 L to 50 m3, "
     "one row per run, unit-bearing column names, a cell_line factor",
 }
