@@ -36,7 +36,8 @@ __all__ = ["DESCRIPTIONS", "TARGETS", "file", "load", "names"]
 DESCRIPTIONS = {
     "bioreactor_multifidelity": "simulated fed-batch, measured at 1 L to 50 m3, two cheap levels "
     "(scaling_law, simplified_model) to 100 m3, long format",
-    "bioreactor_scales": "seed-format biomass time courses at 2 L to 20 m3 (columns scale, V, t, C)",
+    "bioreactor_scales": "seed-format biomass time courses at 2 L to 20 m3 "
+    "(columns scale, V, t, C)",
     "cho_endpoint": "end-point titer of an independent CHO fed-batch process, 2 L to 50 m3, "
     "one row per run, unit-bearing column names, a cell_line factor",
 }
