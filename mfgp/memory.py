@@ -111,7 +111,8 @@ def check_model_memory(name: str, model: Any, data: Any) -> None:
     if level is not None and level < data.top_fidelity:
         fix = (
             f"thin the cheap levels with --max-rows-per-level {max(fitting, 100)} (a seeded "
-            "random subset; max_rows_per_level in Python), or use a model of the "
+            "random subset; max_rows_per_level in Python), use ar1 or hybrid (which condition "
+            "a level over 10,000 rows through inducing inputs), or use a model of the "
             "measurements only (--model gp)"
         )
     else:

@@ -59,15 +59,18 @@ def test_estimates_follow_each_models_dense_matrices():
 
 
 def test_run_refuses_a_100k_row_cheap_level_in_seconds(tmp_path, capsys):
+    """nargp holds an exact GP per level (ar1 and hybrid condition such a level through
+    inducing inputs instead: tests/test_models_sparse_level.py)."""
     path = tmp_path / "big.csv"
     _big_cheap_level(100_000).to_csv(path, index=False)
     t0 = time.perf_counter()
-    argv = ["run", "--data", str(path), "--target", "titer", "--model", "ar1"]
+    argv = ["run", "--data", str(path), "--target", "titer", "--model", "nargp"]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert time.perf_counter() - t0 < 30
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0]
     assert "level 'simulator' (100,000 rows)" in err[0] and "--max-rows-per-level" in err[0]
+    assert "use ar1 or hybrid" in err[0]
     assert not (tmp_path / "out").exists()
 
 

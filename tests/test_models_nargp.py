@@ -281,7 +281,7 @@ def test_warm_start_keeps_or_starts_from_a_previous_fit(pair, fitted):
         NARGP(**FAST, kernel="matern52").fit((X, Y), warm_start=fitted, maxiter=0)
     with pytest.raises(InputDataError, match="warm_start must be a fitted NARGP"):
         NARGP(**FAST).fit((X, Y), warm_start=NARGP())
-    with pytest.raises(InputDataError, match="unknown fit options"):
+    with pytest.raises(InputDataError, match="has no option .warmstart."):
         NARGP(**FAST).fit((X, Y), warmstart=fitted)
     with pytest.raises(InputDataError, match="restarts >= 1"):
         NARGP(**FAST).fit((X, Y), restarts=0)

@@ -112,6 +112,7 @@ from mfgp.models.base import (
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, loo_variance_scale, solve_lower
 from mfgp.models.hyper_mcmc import flat_params, mixture_moments, sample_level, set_params
 from mfgp.models.single_gp import matern52_kernel, se_kernel
+from mfgp.models.sparse_level import dtc_state, inducing_rows
 
 __all__ = ["AR1MultiFidelityGP"]
 
@@ -380,6 +381,15 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             likelihood-and-gradient evaluation of an 8-D Matern-5/2 level takes about 8 s at
             6400 rows and 0.06 s at 1000 rows on 2 CPU cores.
             ``None``: always all rows. Joint mode always uses every row.
+        exact_rows: in ``recursive`` mode, a level with more rows than this (typically a
+            large simulator level) is conditioned on every row through ``inducing_points``
+            inducing inputs (a seeded random subset of its rows; the deterministic training
+            conditional of :mod:`mfgp.models.sparse_level`): ``O(n m^2)`` time and
+            ``O(m^2)`` memory instead of ``O(n^3)`` and ``8 n^2`` bytes. The levels so
+            conditioned are logged and reported by :meth:`fit_choices`. Such a model cannot
+            be copied to joint mode (:meth:`as_joint`, conditioning, fantasies). None: every
+            level exact.
+        inducing_points: the inducing inputs of a level over ``exact_rows`` (default 1000).
         kernel: factory ``d -> Kernel`` for each delta, or the name of one of mfgp's:
             ``"matern52"`` (default: scaled Matern-5/2 ARD with priors for [0, 1] inputs,
             :func:`~mfgp.models.single_gp.matern52_kernel`) or ``"se"``
@@ -434,6 +444,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         noise_prior: Sequence[float] = (-4.0, 1.0),
         min_noise: float = 1e-6,
         fit_rows: int | None = 1000,
+        exact_rows: int | None = 10000,
+        inducing_points: int = 1000,
         rho_slope_sd: float | None = None,
         trend_uncertainty: float | None = 1.0,
         loo_variance: bool = True,
@@ -490,6 +502,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             raise InputDataError(f"rho_slope_sd must be None or > 0, got {rho_slope_sd}")
         if fit_rows is not None and int(fit_rows) < 10:
             raise InputDataError(f"fit_rows must be None or >= 10, got {fit_rows}")
+        if exact_rows is not None and int(exact_rows) < 10:
+            raise InputDataError(f"exact_rows must be None or >= 10, got {exact_rows}")
+        if int(inducing_points) < 10:
+            raise InputDataError(f"inducing_points must be >= 10, got {inducing_points}")
         factory, kernel_name = _resolve_kernel(kernel)
         super().__init__(
             mode=mode,
@@ -502,6 +518,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             restarts=int(restarts),
             maxiter=int(maxiter),
             fit_rows=None if fit_rows is None else int(fit_rows),
+            exact_rows=None if exact_rows is None else int(exact_rows),
+            inducing_points=int(inducing_points),
             rho_slope_sd=None if rho_slope_sd is None else float(rho_slope_sd),
             trend_uncertainty=None if trend_uncertainty is None else float(trend_uncertainty),
             loo_variance=bool(loo_variance),
@@ -578,7 +596,13 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             return self._dense_need(X, None)
         top = int(X[:, -1].max().round())
         copies = DENSE_COPIES + int(self.config.get("hyperparameter_samples", 0))
-        return self._dense_need(X, list(range(self.first_gp_level, top + 1)), copies=copies)
+        fid = X[:, -1].round().long()
+        exact = [
+            k
+            for k in range(self.first_gp_level, top + 1)
+            if not self._is_sparse(int((fid == k).sum()))
+        ]
+        return self._dense_need(X, exact, copies=copies)
 
     @property
     def first_gp_level(self) -> int:
@@ -960,6 +984,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
     ) -> dict[str, Tensor]:
         """Normalised inputs ``z``, Cholesky factor ``L`` and weights ``alpha = A^-1 r`` of
         level ``k``'s GP."""
+        if self._is_sparse(Xk.shape[0]):
+            return self._sparse_level_state(k, Xk, yk, nk, mprev)
         r, A, z = self._level_terms(k, Xk, yk, nk, mprev)
         Lc = jittered_cholesky(A)
         alpha = torch.cholesky_solve(r.unsqueeze(-1), Lc).squeeze(-1)
@@ -975,6 +1001,25 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             state["AinvH"] = AinvH
             state["G_L"] = torch.linalg.cholesky(G)
         return state
+
+    def _is_sparse(self, n_rows: int) -> bool:
+        """Whether a level of ``n_rows`` rows is conditioned through inducing inputs."""
+        cap = self.config.get("exact_rows")
+        return self.config["mode"] == "recursive" and cap is not None and n_rows > cap
+
+    def _sparse_level_state(
+        self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> dict[str, Tensor]:
+        """:meth:`_level_state` of a level over ``exact_rows`` rows (see ``exact_rows``)."""
+        lvl = self.levels_[str(k)]
+        z, _ = self._z(Xk)
+        mean = lvl.mu(z)
+        if mprev is not None:
+            mean = mean + lvl.rho(z) * mprev
+        sd = self.config.get("trend_uncertainty")
+        H = lvl.regressors(z, mprev) if sd is not None else None
+        idx = inducing_rows(Xk.shape[0], self.config["inducing_points"], seed=7 + k)
+        return dtc_state(lvl.kernel, z, yk - mean, nk, idx.to(z.device), H, sd)
 
     def _regressor(self, k: int, Xk: Tensor, state: list[dict[str, Tensor]]) -> Tensor | None:
         """Posterior mean of level ``k - 1`` at ``Xk`` (None for the lowest GP level 0)."""
@@ -1007,6 +1052,9 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
             if with_cov:
                 V = solve_lower(st["L"], Kxs.transpose(-1, -2))
                 S = _dense(lvl.kernel, z, z) - V.transpose(-1, -2) @ V
+                if "LB" in st:  # a level conditioned through inducing inputs (DTC)
+                    W = solve_lower(st["LB"], V)
+                    S = S + W.transpose(-1, -2) @ W
                 if "G_L" in st:
                     h = lvl.regressors(z, m_below)
                     assert h is not None
@@ -1097,11 +1145,14 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
 
     def fit_choices(self) -> dict[str, Any]:
         """``{"log_transform": "identity" | "log"}`` when ``log_transform="auto"`` (see
-        :meth:`ScaleUpModel.fit_choices`)."""
+        :meth:`ScaleUpModel.fit_choices`), and ``{"inducing_levels": {level: {"rows": n,
+        "inducing": m}}}`` for levels conditioned through inducing inputs (``exact_rows``)."""
         out = super().fit_choices()
         sel = self.metadata.get("log_transform")
         if isinstance(sel, dict) and "selected" in sel:
             out["log_transform"] = sel["selected"]
+        if self.metadata.get("sparse_levels"):
+            out["inducing_levels"] = dict(self.metadata["sparse_levels"])
         return out
 
     def log_evidence(self) -> float:
@@ -1129,8 +1180,17 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                 total = 0.0
                 for i, k in enumerate(range(self.first_gp_level, self.n_fidelities_)):
                     sel = lev == k
-                    mprev = self._regressor(k, X[sel], state[:i])
-                    total -= float(self._level_nlp(k, X[sel], y[sel], noise[sel], mprev)())
+                    Xk, yk, nk = X[sel], y[sel], noise[sel]
+                    mprev = self._regressor(k, Xk, state[:i])
+                    scale = 1.0
+                    if self._is_sparse(Xk.shape[0]):
+                        # a level over exact_rows: its term estimated from a seeded subset
+                        sub = inducing_rows(Xk.shape[0], self.config["fit_rows"] or 1000, seed=k)
+                        sub = sub.to(X.device)
+                        scale = Xk.shape[0] / sub.numel()
+                        Xk, yk, nk = Xk[sub], yk[sub], nk[sub]
+                        mprev = None if mprev is None else mprev[sub]
+                    total -= scale * float(self._level_nlp(k, Xk, yk, nk, mprev)())
             total -= y.numel() * math.log(float(self.y_sd))
             if self.log_transform_:
                 used = self.train_X_[:, -1].round().long() >= self.first_gp_level
@@ -1156,6 +1216,7 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         fit_rows = None if joint else self.config.get("fit_rows")
         # joint_start="default": the textbook joint fit, every level from its data-driven start
         cold = joint and self.config.get("joint_start", "recursive") == "default"
+        sparse: dict[str, dict[str, int]] = {}
         for k in range(self.first_gp_level, self.n_fidelities_):
             sel = lev == k
             Xk, yk = X[sel], y[sel]
@@ -1199,8 +1260,18 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
                     _, _, noise = self._train_rows()
                     st = self._level_state(k, Xk, yk, noise[sel], mprev)
                 state.append(st)
+            if "n_rows" in st:
+                m = int(st["alpha"].shape[-1])
+                sparse[str(k)] = {"rows": int(Xk.shape[0]), "inducing": m}
+                log.info(
+                    "level %d: %d rows, conditioned through %d inducing inputs (exact_rows)",
+                    k,
+                    Xk.shape[0],
+                    m,
+                )
             if k >= 1:
                 self._check_rho_sign(k, Xk, yk, mprev)
+        self.metadata["sparse_levels"] = sparse
         if joint:
             with torch.no_grad():
                 z = self._z(X)[0]
@@ -1219,6 +1290,10 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         if not joint and self.config.get("hyperparameter_samples", 0):
             self._sample_hyperparameters(seed)
         self.eval()
+        if not joint and not self.config.get("hyperparameter_samples", 0):
+            # the factors just computed are the posterior's: keep them (a level conditioned
+            # through inducing inputs costs seconds to rebuild at 100,000 rows)
+            self._seed_cache("_state_cache", state)
 
     def _sample_hyperparameters(self, seed: int | None) -> None:
         """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from their
@@ -1307,6 +1382,8 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         lvl = self.levels_[str(k)]
         kern = lvl.kernel
         n = st["alpha"].shape[-1]
+        if "n_rows" in st:  # conditioned through inducing inputs: no exact LOO residuals
+            return False
         if not hasattr(kern, "outputscale") or not hasattr(lvl, "likelihood") or n > 4000:
             return False
         if self.train_Yvar_ is not None or n < 3:
@@ -1627,6 +1704,13 @@ class AR1MultiFidelityGP(ScaleUpModel, FantasizeMixin):
         fantasy models start from the recursive posterior's covariance; the hyperparameter
         draws of ``hyperparameter_samples`` are not carried over (the copy's posterior is the
         plug-in one, at the fitted values, not the mixture over the draws)."""
+        sparse = sorted(self.metadata.get("sparse_levels", {}))
+        if sparse:
+            raise InputDataError(
+                f"level(s) {', '.join(sparse)} are conditioned through inducing inputs "
+                "(exact_rows), which joint mode, conditioning and fantasies cannot use; refit "
+                "with exact_rows=None (or a larger exact_rows) for them"
+            )
         cond, self._cond = self._cond, []
         saved = {n: self.__dict__.pop(n) for n in _CACHES if n in self.__dict__}
         try:

@@ -287,11 +287,6 @@ class _SklearnBaseline(_StandardisedTop):
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _optimize(self, *, seed: int | None, **options: Any) -> None:
-        if options:
-            raise InputDataError(
-                f"{self.name} takes no fit options, got {sorted(options)}; set the model's "
-                "options in its constructor (--model-option)"
-            )
         if seed is None:  # a seed of its own, stored, so that loading refits the same model
             seed = secrets.randbits(31)
         self.metadata["fit_seed"] = int(seed)
