@@ -37,3 +37,22 @@ def test_cpu_and_cuda_agree(mf_frame):
         model = get_model("gp", restarts=1).fit(train, seed=0)
         preds.append(model.predict(test.X).mean.cpu())
     assert torch.allclose(preds[0], preds[1], rtol=1e-4, atol=1e-4)
+
+
+def test_ar1_level_through_inducing_inputs_on_cuda():
+    """A level over exact_rows, conditioned through inducing inputs, on the GPU: as accurate
+    as on the CPU (the optimiser's path may differ in the last digits, so errors compared)."""
+    from mfgp.models import AR1MultiFidelityGP
+    from mfgp.test_functions import make_problem
+
+    X, Y, Xt, Yt = make_problem("borehole", (400, 30), seed=0, n_test=50)
+    errors = []
+    for device in ("cpu", "cuda"):
+        model = AR1MultiFidelityGP(restarts=1, maxiter=30, exact_rows=100, inducing_points=80)
+        model.fit((X.to(device), Y.to(device)), seed=0)
+        assert model.fit_choices()["inducing_levels"]["0"]["rows"] == 400
+        pred = model.predict(Xt.to(device))
+        assert pred.mean.device.type == device
+        rmse = float(((pred.mean.cpu() - Yt.squeeze(-1)) ** 2).mean().sqrt())
+        errors.append(rmse / float(Yt.std()))
+    assert max(errors) < 0.1 and abs(errors[0] - errors[1]) < 0.2 * errors[0] + 1e-3
