@@ -36,6 +36,7 @@ Writes ``OUT/speed_posterior.{csv,json,md}`` (default ``benchmarks/results``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -54,8 +55,9 @@ from mfbench.harness import machine_info
 from torch import Tensor
 
 from mfgp import io
-from mfgp.models import ar1 as ar1_module
 from mfgp.models.ar1 import AR1MultiFidelityGP
+from mfgp.models.ar1 import joint as ar1_joint
+from mfgp.models.ar1 import recursive as ar1_recursive
 from mfgp.models.gp_linalg import jittered_cholesky
 from mfgp.test_functions import Borehole, make_problem
 
@@ -183,9 +185,14 @@ def _dense_joint() -> Any:
 
 
 def _broadcast_solves() -> Any:
-    return mock.patch.object(
-        ar1_module, "solve_lower", lambda L, B: torch.linalg.solve_triangular(L, B, upper=False)
-    )
+    stack = contextlib.ExitStack()
+    for module in (ar1_recursive, ar1_joint):  # the submodules that call solve_lower
+        stack.enter_context(
+            mock.patch.object(
+                module, "solve_lower", lambda L, B: torch.linalg.solve_triangular(L, B, upper=False)
+            )
+        )
+    return stack
 
 
 def markdown(rows: pd.DataFrame, meta: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mfgp"
 MAX_LINES = 600
 #: files still over MAX_LINES, each to be split; the test fails when one of them is no longer
 #: over the limit, so that the list only ever shrinks.
-OVERSIZED = {"models/ar1.py"}
+OVERSIZED: set[str] = set()
 
 
 def _modules() -> dict[str, Path]:

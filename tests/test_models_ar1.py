@@ -25,6 +25,9 @@ from torch import Tensor
 from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning, ModelFittingError
 from mfgp.models import AR1MultiFidelityGP, get_model, hyper_mcmc
 from mfgp.models import ar1 as ar1_module
+from mfgp.models.ar1 import fitting as ar1_fitting
+from mfgp.models.ar1 import joint as ar1_joint
+from mfgp.models.ar1 import recursive as ar1_recursive
 from mfgp.models.hybrid import HybridGP
 from mfgp.models.single_gp import se_kernel
 
@@ -358,14 +361,15 @@ def test_fit_rows_subset_estimates_on_a_subset_and_conditions_on_all(monkeypatch
     still interpolates every row (noise-free data), and the same seed gives the same fit."""
     X, Y = _ar1_data(torch.float64, n=(60, 15))
     calls: list[int] = []
-    orig = ar1_module.gaussian_nll
+    orig = ar1_fitting.gaussian_nll
 
     def spy(K: Tensor, r: Tensor) -> Tensor:
         calls.append(r.shape[-1])
         return orig(K, r)
 
     with monkeypatch.context() as mp:
-        mp.setattr(ar1_module, "gaussian_nll", spy)
+        for module in (ar1_fitting, ar1_joint):  # the submodules that call it
+            mp.setattr(module, "gaussian_nll", spy)
         fits = [
             AR1MultiFidelityGP(fit_rows=20, restarts=1, maxiter=30).fit((X, Y), seed=4)
             for _ in range(2)
@@ -409,10 +413,11 @@ def test_joint_posterior_factorises_once_and_broadcasts(monkeypatch) -> None:
     m = AR1MultiFidelityGP(mode="joint", restarts=1, maxiter=20).fit((X, Y))
     Xt = _grid(6, 1, torch.float64)
     calls = []
-    real = ar1_module.jittered_cholesky
-    monkeypatch.setattr(
-        ar1_module, "jittered_cholesky", lambda A, **kw: calls.append(A.shape) or real(A, **kw)
-    )
+    real = ar1_joint.jittered_cholesky
+    for module in (ar1_joint, ar1_recursive):  # the submodules that call it
+        monkeypatch.setattr(
+            module, "jittered_cholesky", lambda A, **kw: calls.append(A.shape) or real(A, **kw)
+        )
     flat = m.posterior(Xt)
     batched = m.posterior(Xt.unsqueeze(-2))
     assert calls == [torch.Size([28, 28])]

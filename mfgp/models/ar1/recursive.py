@@ -1,0 +1,191 @@
+"""Recursive co-kriging inference of the AR1 model (Le Gratiet & Garnier 2014): per-level
+GP terms and Cholesky states (exact or through inducing inputs), the regressors of the level
+below, the recursive posterior, its cached state and the hyperparameter-draw copies
+(shadows) whose mixture integrates over the kernel hyperparameters.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from mfgp.models.ar1.level import _dense
+from mfgp.models.ar1.posterior import _CACHES
+from mfgp.models.gp_linalg import jittered_cholesky, solve_lower
+from mfgp.models.hyper_mcmc import flat_params, set_params
+from mfgp.models.sparse_level import dtc_state, inducing_rows
+
+if TYPE_CHECKING:
+    from mfgp.models.ar1.model import AR1MultiFidelityGP
+
+
+class RecursiveInference:
+    """Mixin of :class:`~mfgp.models.ar1.AR1MultiFidelityGP`: the recursive (level by level)
+    posterior."""
+
+    # ------------------------------------------------------------ recursive GP
+    def _level_terms(
+        self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Prior residual ``r``, covariance ``A`` (with noise) of level ``k``'s own GP."""
+        lvl = self.levels_[str(k)]
+        z, _ = self._z(Xk)
+        m = lvl.mu(z)
+        if mprev is not None:
+            m = m + lvl.rho(z) * mprev
+        A = _dense(lvl.kernel, z, z) + torch.diag_embed(nk)
+        return yk - m, A, z
+
+    def _recursive_state(
+        self, prefix: list[dict[str, Tensor]] | None = None
+    ) -> list[dict[str, Tensor]]:
+        """Per-level Cholesky factors and weights of the recursive co-kriging posterior;
+        ``prefix``: the already computed states of the lowest levels (reused as they are)."""
+        X, y, noise = self._train_rows()
+        lev = X[:, -1].round().long()
+        state: list[dict[str, Tensor]] = list(prefix or [])
+        for k in range(self.first_gp_level + len(state), self.n_fidelities_):
+            sel = lev == k
+            Xk = X[sel]
+            mprev = self._regressor(k, Xk, state)
+            state.append(self._level_state(k, Xk, y[sel], noise[sel], mprev))
+        return state
+
+    def _level_state(
+        self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> dict[str, Tensor]:
+        """Normalised inputs ``z``, Cholesky factor ``L`` and weights ``alpha = A^-1 r`` of
+        level ``k``'s GP."""
+        if self._is_sparse(Xk.shape[0]):
+            return self._sparse_level_state(k, Xk, yk, nk, mprev)
+        r, A, z = self._level_terms(k, Xk, yk, nk, mprev)
+        Lc = jittered_cholesky(A)
+        alpha = torch.cholesky_solve(r.unsqueeze(-1), Lc).squeeze(-1)
+        state = {"z": z, "L": Lc, "alpha": alpha}
+        sd = self.config.get("trend_uncertainty")
+        H = self.levels_[str(k)].regressors(z, mprev) if sd is not None else None
+        if H is not None:
+            # Gaussian posterior of the trend coefficients given the level's GP:
+            # precision H' A^-1 H + I / sd^2 (O'Hagan 1978; Le Gratiet & Garnier 2014, sec. 3)
+            AinvH = torch.cholesky_solve(H, Lc)
+            eye = torch.eye(H.shape[-1], dtype=H.dtype, device=H.device)
+            G = H.transpose(-1, -2) @ AinvH + eye / sd**2
+            state["AinvH"] = AinvH
+            state["G_L"] = torch.linalg.cholesky(G)
+        return state
+
+    def _is_sparse(self, n_rows: int) -> bool:
+        """Whether a level of ``n_rows`` rows is conditioned through inducing inputs."""
+        cap = self.config.get("exact_rows")
+        return self.config["mode"] == "recursive" and cap is not None and n_rows > cap
+
+    def _sparse_level_state(
+        self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
+    ) -> dict[str, Tensor]:
+        """:meth:`_level_state` of a level over ``exact_rows`` rows (see ``exact_rows``)."""
+        lvl = self.levels_[str(k)]
+        z, _ = self._z(Xk)
+        mean = lvl.mu(z)
+        if mprev is not None:
+            mean = mean + lvl.rho(z) * mprev
+        sd = self.config.get("trend_uncertainty")
+        H = lvl.regressors(z, mprev) if sd is not None else None
+        idx = inducing_rows(Xk.shape[0], self.config["inducing_points"], seed=7 + k)
+        return dtc_state(lvl.kernel, z, yk - mean, nk, idx.to(z.device), H, sd)
+
+    def _regressor(self, k: int, Xk: Tensor, state: list[dict[str, Tensor]]) -> Tensor | None:
+        """Posterior mean of level ``k - 1`` at ``Xk`` (None for the lowest GP level 0)."""
+        if k == 0:
+            return None
+        Xp = Xk.clone()
+        Xp[..., -1] = k - 1
+        if k == self.first_gp_level:
+            return self._f0(Xp)
+        return self._recursive_latent(Xp, state, with_cov=False)[0]
+
+    def _recursive_latent(
+        self, X: Tensor, state: list[dict[str, Tensor]], *, with_cov: bool = True
+    ) -> tuple[Tensor, Tensor | None]:
+        """Recursive co-kriging mean ``batch x n`` and covariance ``batch x n x n``."""
+        z, lev = self._z(X)
+        P = self._weights(z, lev)
+        mean = torch.zeros(lev.shape, dtype=X.dtype, device=X.device)
+        cov = None
+        m_below: Tensor | None = None  # posterior mean of level k - 1 at X (for the regressors)
+        if self.level0 is not None:
+            m_below = self._f0(X)
+            mean = mean + P[0] * m_below
+        for i, st in enumerate(state):
+            k = self.first_gp_level + i
+            lvl = self.levels_[str(k)]
+            Kxs = _dense(lvl.kernel, z, st["z"])  # batch x n x n_k
+            d_mean = lvl.mu(z) + Kxs @ st["alpha"]
+            mean = mean + P[k] * d_mean
+            if with_cov:
+                V = solve_lower(st["L"], Kxs.transpose(-1, -2))
+                S = _dense(lvl.kernel, z, z) - V.transpose(-1, -2) @ V
+                if "LB" in st:  # a level conditioned through inducing inputs (DTC)
+                    W = solve_lower(st["LB"], V)
+                    S = S + W.transpose(-1, -2) @ W
+                if "G_L" in st:
+                    h = lvl.regressors(z, m_below)
+                    assert h is not None
+                    U = h - Kxs @ st["AinvH"]  # batch x n x p
+                    W = solve_lower(st["G_L"], U.transpose(-1, -2))
+                    S = S + W.transpose(-1, -2) @ W
+                term = P[k].unsqueeze(-1) * P[k].unsqueeze(-2) * S
+                cov = term if cov is None else cov + term
+            m_below = d_mean if m_below is None else lvl.rho(z) * m_below + d_mean
+        if with_cov and cov is None:
+            cov = torch.zeros(*lev.shape, lev.shape[-1], dtype=X.dtype, device=X.device)
+        return mean, cov
+
+    def _cached_recursive_state(self) -> list[dict[str, Tensor]]:
+        """:meth:`_recursive_state`, cached in eval mode until a parameter, buffer or the
+        training data change (keyed on the tensors' in-place version counters), so that an
+        acquisition optimiser calling :meth:`posterior` many times factorises each level once.
+        The cached factors carry no gradient to the hyperparameters (only to ``X``)."""
+        if self.training:
+            return self._recursive_state()
+        return self._cached("_state_cache", self._recursive_state)
+
+    def _hyper_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
+        """Copies of this model whose kernels hold the hyperparameter draws, with their
+        recursive states (cached like the recursive state); empty without draws, in training
+        mode or for joint-mode models. The lowest levels whose draws all equal the fitted
+        values (levels over ``fit_rows``, typically a large simulator level 0) share this
+        model's factors instead of holding ``S`` copies of them."""
+        S = int(self.config.get("hyperparameter_samples", 0))
+        if not S or self.training or self.config["mode"] == "joint" or self._cond:
+            return []
+        if not getattr(self, "fitted_", False):
+            return []
+        return self._cached("_shadow_cache", self._build_shadows)
+
+    def _build_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
+        """Build what :meth:`_hyper_shadows` caches."""
+        S = int(self.config["hyperparameter_samples"])
+        saved = {n: self.__dict__.pop(n) for n in _CACHES if n in self.__dict__}
+        try:
+            base = copy.deepcopy(self)
+        finally:
+            self.__dict__.update(saved)
+        base.config["hyperparameter_samples"] = 0
+        shared = 0  # lowest levels without draws of their own
+        for k in range(self.first_gp_level, self.n_fidelities_):
+            lvl = self.levels_[str(k)]
+            if not bool((lvl.hyper_samples == flat_params(lvl.kernel)).all()):
+                break
+            shared += 1
+        prefix = self._cached_recursive_state()[:shared]
+        shadows = []
+        for s_ in range(S):
+            sh = copy.deepcopy(base)
+            for k, lvl in sh.levels_.items():
+                set_params(lvl.kernel, self.levels_[k].hyper_samples[s_])
+            sh.eval()
+            shadows.append((sh, sh._recursive_state(prefix)))
+        return shadows
