@@ -442,9 +442,9 @@ def init_option_names(cls: type) -> list[str]:
     parent's, up to :class:`ScaleUpModel`."""
     names: list[str] = []
     for klass in cls.__mro__:
-        if klass is ScaleUpModel or "__init__" not in vars(klass):
-            if klass is ScaleUpModel:
-                break
+        if klass is ScaleUpModel:
+            break
+        if "__init__" not in vars(klass):
             continue
         params = inspect.signature(klass.__init__).parameters.values()
         names += [

@@ -39,7 +39,8 @@ CHUNK_ROWS = 8192
 
 
 def inducing_rows(n: int, m: int, *, seed: int) -> Tensor:
-    """Indices of ``m`` of ``n`` rows (a seeded random subset, sorted), the inducing inputs."""
+    """Indices of ``m`` of ``n`` rows (a seeded random subset, sorted): the inducing inputs,
+    and the rows a large level fits its hyperparameters on (``fit_rows``)."""
     gen = torch.Generator().manual_seed(int(seed))
     return torch.randperm(n, generator=gen)[: min(m, n)].sort().values
 

@@ -104,8 +104,7 @@ class AR1Fitting:
                 lvl.load_state_dict({n: p.detach() for n, p in params.items()}, strict=False)
             sub = torch.arange(Xk.shape[0], device=X.device)
             if fit_rows is not None and Xk.shape[0] > fit_rows:
-                gen = torch.Generator().manual_seed(1000 * (0 if seed is None else seed) + k)
-                sub = torch.randperm(Xk.shape[0], generator=gen)[:fit_rows].sort().values
+                sub = inducing_rows(Xk.shape[0], fit_rows, seed=1000 * (seed or 0) + k)
                 sub = sub.to(X.device)
                 log.info(
                     "level %d: hyperparameters from %d of its %d rows (fit_rows)",

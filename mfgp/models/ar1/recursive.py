@@ -31,13 +31,20 @@ class RecursiveInference:
         self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Prior residual ``r``, covariance ``A`` (with noise) of level ``k``'s own GP."""
+        r, z = self._level_residual(k, Xk, yk, mprev)
+        A = _dense(self.levels_[str(k)].kernel, z, z) + torch.diag_embed(nk)
+        return r, A, z
+
+    def _level_residual(
+        self, k: int, Xk: Tensor, yk: Tensor, mprev: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """Level ``k``'s prior residual ``yk - mu - rho * mprev`` and normalised inputs ``z``."""
         lvl = self.levels_[str(k)]
         z, _ = self._z(Xk)
         m = lvl.mu(z)
         if mprev is not None:
             m = m + lvl.rho(z) * mprev
-        A = _dense(lvl.kernel, z, z) + torch.diag_embed(nk)
-        return yk - m, A, z
+        return yk - m, z
 
     def _recursive_state(
         self, prefix: list[dict[str, Tensor]] | None = None
@@ -87,14 +94,11 @@ class RecursiveInference:
     ) -> dict[str, Tensor]:
         """:meth:`_level_state` of a level over ``exact_rows`` rows (see ``exact_rows``)."""
         lvl = self.levels_[str(k)]
-        z, _ = self._z(Xk)
-        mean = lvl.mu(z)
-        if mprev is not None:
-            mean = mean + lvl.rho(z) * mprev
+        r, z = self._level_residual(k, Xk, yk, mprev)
         sd = self.config.get("trend_uncertainty")
         H = lvl.regressors(z, mprev) if sd is not None else None
         idx = inducing_rows(Xk.shape[0], self.config["inducing_points"], seed=7 + k)
-        return dtc_state(lvl.kernel, z, yk - mean, nk, idx.to(z.device), H, sd)
+        return dtc_state(lvl.kernel, z, r, nk, idx.to(z.device), H, sd)
 
     def _regressor(self, k: int, Xk: Tensor, state: list[dict[str, Tensor]]) -> Tensor | None:
         """Posterior mean of level ``k - 1`` at ``Xk`` (None for the lowest GP level 0)."""
