@@ -53,6 +53,7 @@ __all__ = [
     "FALLBACK",
     "Selection",
     "applicable_models",
+    "calibrate",
     "candidate_options",
     "check_options_used",
     "fit_spread_calibration",
@@ -440,3 +441,13 @@ def _one_standard_error(
         rule["kept_reference"] = True
         return reference, rule
     return best, rule
+
+
+def calibrate(model: ScaleUpModel, calibration: Mapping[str, Any], data: ScaleUpData) -> None:
+    """Attach ``auto``'s extrapolation calibration to a fitted model (kept in its metadata and
+    saved with it): predictions beyond the largest measured volume of ``data`` are widened by
+    :func:`spread_factor`."""
+    model.metadata["spread_calibration"] = {
+        **dict(calibration),
+        "log10_volume_max": math.log10(float(data.volumes().max())),
+    }

@@ -76,7 +76,7 @@ def test_bad_costs_string_raises(bad: str) -> None:
 
 
 def test_unknown_scale_name_raises(data: ScaleUpData) -> None:
-    with pytest.raises(InputDataError, match="unknown scale name 'moon'"):
+    with pytest.raises(InputDataError, match="unknown vessel 'moon'"):
         SearchSpace.from_data(data, costs="lab=1,moon=5", target_volume_L=1e5)
 
 
@@ -93,11 +93,16 @@ def test_bounds_lower_above_upper_raises(data: ScaleUpData) -> None:
 def test_space_defaults(data: ScaleUpData, space: SearchSpace) -> None:
     assert space.fixed == {"time_h": 36.0}  # the end of the run
     assert set(space.bounds) == {"rpm", "feed"}
-    lo, hi = space.bounds["feed"]
-    assert lo == pytest.approx(data.frame["feed"].min()) and hi == pytest.approx(
-        data.frame["feed"].max()
-    )
+    lo, hi = space.bounds["feed"]  # covers the data and every vessel's window
+    assert lo <= data.frame["feed"].min() and hi >= data.frame["feed"].max()
     opts = {o.name: o for o in space.options}
+    for o in space.options:  # each vessel's own window: its runs' range plus 10 % each side
+        runs = data.frame[
+            (data.fidelity == data.top_fidelity) & (data.frame.volume_L == o.volume_L)
+        ]
+        f_lo, f_hi = runs["feed"].min(), runs["feed"].max()
+        pad = 0.1 * (f_hi - f_lo)
+        assert space.window(o)["feed"] == pytest.approx((f_lo - pad, f_hi + pad))
     assert (opts["lab"].volume_L, opts["pilot"].volume_L) == (2.0, 200.0)
     assert opts["lab"].fidelity == opts["pilot"].fidelity == data.top_fidelity
     # a fidelity name is that level at the target volume
@@ -126,7 +131,12 @@ def test_default_envelope_keeps_target_points_reachable() -> None:
     assert bool((op.p_per_v <= s.constraints.max_p_per_v * (1 + 1e-9)).all())
     free = SearchSpace.from_data(d, costs="lab=1,pilot=20", target_volume_L=5e4, constraints={})
     assert not free.constraints.active
-    assert float(free.target_points(256)[:, s.feature_names.index("rpm")].max()) > 1000
+    # without limits the production window is still that of the 50 m3 runs (plus the margin)
+    at_50 = top[top["volume_L"] == 5e4]["rpm"]
+    rpm_free = free.target_points(256)[:, s.feature_names.index("rpm")]
+    span = at_50.max() - at_50.min()
+    assert float(rpm_free.max()) <= at_50.max() + 0.1 * span + 0.5
+    assert float(rpm_free.min()) >= at_50.min() - 0.1 * span - 0.5
 
 
 def test_config_toml(tmp_path, data: ScaleUpData) -> None:
@@ -200,7 +210,8 @@ def test_q3_gives_three_distinct_points(ar1, space: SearchSpace) -> None:
     assert res.X.shape == (3, space.dim)
     assert torch.unique(res.X, dim=0).shape[0] == 3
     assert list(res.frame["rank"]) == [1, 2, 3]
-    cols = {"option", "cost", "expected_gain", "mean_run", "sd_run", "mean_target", "sd_target"}
+    cols = {"vessel", "option", "cost", "expected_gain", "production_mean", "width95_after"}
+    cols |= {"production_lower95", "production_upper95", "width95_now", "reason"}
     assert cols <= set(res.frame.columns)
     assert (res.frame["expected_gain"] > 0).all()
 
@@ -328,9 +339,10 @@ def test_cli_suggest_writes_files(tmp_path, capsys) -> None:
     argv += ["--model-option", "maxiter=15"]  # the command line wins over the TOML file
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "option" in printed and "mean_target" in printed
+    assert "vessel" in printed and "production now (95 %)" in printed
     frame = pd.read_csv(out / "suggestions.csv")
-    assert len(frame) == 2 and set(frame["option"]) <= {"lab", "pilot"}
+    assert len(frame) == 2 and set(frame["mfgp_vessel"]) <= {"2 L", "200 L"}
+    assert frame["titer"].isna().all()  # the response is left for the engineer to fill in
     meta = json.loads((out / "suggestions.json").read_text())
     assert meta["goal"] == "learn" and len(meta["suggestions"]) == 2
     assert meta["space"]["target_volume_L"] == 100000.0
@@ -342,7 +354,7 @@ def test_cli_suggest_writes_files(tmp_path, capsys) -> None:
     ("extra", "message"),
     [
         (["--costs", "lab=one"], "bad costs value"),
-        (["--costs", "lab=1,moon=2"], "unknown scale name"),
+        (["--costs", "lab=1,moon=2"], "unknown vessel"),
         (["--costs", "lab=1", "--scales", "pilot=200"], "no cost"),
         (["--costs", "lab=1", "--model-option", "ar1.restarts=1"], "fits one model"),
         (["--costs", "lab=1", "--model-option", "nope=1"], "option 'nope' is an option of none"),

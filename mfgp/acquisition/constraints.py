@@ -3,6 +3,7 @@ layer (:mod:`mfgp.scaling.criteria`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,8 +75,18 @@ class EngineeringConstraints:
             raise InputDataError(f"unknown constraint keys {bad}; known: {sorted(known)}")
         return cls(**cfg)
 
-    def feasible(self, X: Tensor, feature_names: Sequence[str]) -> Tensor:
-        """Boolean feasibility of each row of ``X`` (``n x (d + 1)``, fidelity last) -> ``n``."""
+    def feasible(
+        self,
+        X: Tensor,
+        feature_names: Sequence[str],
+        *,
+        geometry: Mapping[float, Vessel] | None = None,
+    ) -> Tensor:
+        """Boolean feasibility of each row of ``X`` (``n x (d + 1)``, fidelity last) -> ``n``.
+
+        ``feature_names`` call the stirrer speed ``rpm`` and the aeration ``vvm``;
+        ``geometry`` gives the vessels whose geometry is known (``{volume_L: Vessel}``; the
+        others have the :class:`~mfgp.scaling.criteria.Vessel` defaults)."""
         n = X.shape[0]
         ok = torch.ones(n, dtype=torch.bool, device=X.device)
         if not self.active or n == 0:
@@ -90,7 +101,7 @@ class EngineeringConstraints:
         for v in torch.unique(vols):
             rows = (vols == v).nonzero().flatten()
             sub = X[rows.to(X.device)].double().cpu()
-            vessel = Vessel(float(v))
+            vessel = _vessel(float(v), geometry)
             vvm = (
                 sub[:, names.index("vvm")] if "vvm" in names else torch.full((len(rows),), self.vvm)
             )
@@ -115,3 +126,10 @@ class EngineeringConstraints:
                 good &= cap >= self.design_our
             ok[rows.to(X.device)] = good.to(X.device)
         return ok
+
+
+def _vessel(volume_L: float, geometry: Mapping[float, Vessel] | None) -> Vessel:
+    for vol, vessel in dict(geometry or {}).items():
+        if abs(math.log10(vol) - math.log10(volume_L)) < 1e-9:
+            return vessel
+    return Vessel(volume_L)

@@ -1,33 +1,44 @@
-"""The suggest job behind ``mfgp suggest``: load the data, build the space, choose and fit a
-model, suggest, and write ``suggestions.csv`` and ``suggestions.json``."""
+"""The suggest job behind ``mfgp suggest``: load the data and any planned runs, build the
+space, choose and fit a model, suggest, and write ``suggestions.csv`` (the proposed runs as
+rows of the data, with the response left blank, then mfgp's annotations) and
+``suggestions.json``."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import Tensor
 
 from mfgp import io
 from mfgp.acquisition.config import load_config
 from mfgp.acquisition.design import Suggestions, suggest
 from mfgp.acquisition.functions import _check_goal
 from mfgp.acquisition.space import SearchSpace
-from mfgp.data import ScaleUpData
+from mfgp.data import ScaleUpData, read_table
+from mfgp.data.columns import resolve_roles
+from mfgp.data.reading import ANNOTATION_PREFIX
 from mfgp.exceptions import InputDataError
 from mfgp.memory import check_model_memory
 from mfgp.models.registry import get_model
-from mfgp.selection import candidate_options, select_model
+from mfgp.selection import calibrate, candidate_options, select_model
 
-__all__ = ["SUGGEST_CANDIDATES", "SuggestResult", "run_suggest"]
+__all__ = ["SUGGEST_CANDIDATES", "SuggestResult", "pending_runs", "run_suggest", "suggestion_rows"]
 
 log = logging.getLogger(__name__)
 
 #: the models ``auto`` compares for :func:`run_suggest`: those that can condition on planned
 #: runs (``fantasize``), which every goal needs.
 SUGGEST_CANDIDATES = ("hybrid", "ar1")
+#: restarts of each validation fit of ``auto`` inside ``suggest`` (unless the user sets
+#: ``restarts``): the choice needs the ranking, the final fit has the model's own default.
+VALIDATION_RESTARTS = 1
 
 
 @dataclass
@@ -38,6 +49,68 @@ class SuggestResult:
     space: SearchSpace
     model: Any
     out_dir: Path | None
+
+
+def pending_runs(
+    source: str | Path | pd.DataFrame, data: ScaleUpData, space: SearchSpace
+) -> Tensor:
+    """Model inputs of runs already planned but not measured (``--pending``): a CSV or
+    DataFrame with the data's columns (volume, operating variables; time and level optional:
+    the end of the run and the measured level), such as an earlier ``suggestions.csv``.
+
+    Raises:
+        InputDataError: a missing file, or rows that lack the data's columns.
+    """
+    where = f"--pending {source}" if isinstance(source, (str, Path)) else "pending runs"
+    frame = read_table(source) if isinstance(source, (str, Path)) else source.copy()
+    frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith(ANNOTATION_PREFIX)])
+    frame = frame.drop(columns=[c for c in (data.target,) if c in frame.columns])
+    roles = resolve_roles([str(c) for c in frame.columns], target=None)
+    if "time_h" in data.feature_names and "time_h" not in roles:
+        frame["time_h"] = space.fixed.get("time_h", float(data.frame["time_h"].max()))
+    try:
+        return data.encode(frame)
+    except InputDataError as err:
+        raise InputDataError(f"{where}: {err}") from None
+
+
+def suggestion_rows(result: Suggestions, data: ScaleUpData) -> pd.DataFrame:
+    """``suggestions.csv``: one row per proposed run in the data's own columns (run id
+    ``planned-1`` ..., level, volume in litres, end time, operating variables; the response
+    left blank, to be filled in once measured), then mfgp's annotations (``mfgp_rank``,
+    ``mfgp_vessel``, ``mfgp_cost``, the production band now and after, ``mfgp_reason``),
+    which reading drops, so that the filled rows can be appended to the data as they are."""
+    f = result.frame
+    out = pd.DataFrame({"run_id": [f"planned-{r}" for r in f["rank"]]})
+    out["fidelity"] = list(f["fidelity"])
+    out["volume_L"] = list(f["volume_L"])
+    skip = {"log10_volume_L"}
+    indicators = {c for c in data.feature_names if "=" in c}
+    for name in data.feature_names:
+        if name in skip or name in indicators:
+            continue
+        out[name] = list(f[name]) if name in f else np.nan
+    for col in getattr(data, "categories", {}) or {}:
+        if col in f:
+            out[col] = list(f[col])
+    out[data.target] = np.nan
+    notes = {
+        "rank": "mfgp_rank",
+        "vessel": "mfgp_vessel",
+        "cost": "mfgp_cost",
+        "production_mean": "mfgp_production_mean",
+        "production_lower95": "mfgp_production_lower95",
+        "production_upper95": "mfgp_production_upper95",
+        "width95_now": "mfgp_width95_now",
+        "width95_after": "mfgp_width95_after",
+        "reason": "mfgp_reason",
+    }
+    for src, dst in notes.items():
+        col = f[src]
+        out[dst] = [float(f"{v:.4g}") for v in col] if col.dtype.kind == "f" else list(col)
+    out["mfgp_target_volume_L"] = list(f["target_volume_L"])
+    out["mfgp_cost_unit"] = result.frame.attrs.get("cost_unit", "")
+    return out
 
 
 def run_suggest(
@@ -57,14 +130,24 @@ def run_suggest(
     out: str | Path | None = None,
     data_options: Mapping[str, Any] | None = None,
     device: str | None = None,
+    pending: str | Path | pd.DataFrame | None = None,
+    spec: float | None = None,
+    cost_unit: str | None = None,
+    operating: Sequence[str] | None = None,
 ) -> SuggestResult:
     """The job behind ``mfgp suggest``: load data, build the space, fit, suggest, write files.
 
     Arguments left None are taken from ``config`` (TOML keys of the same names), then from
     defaults (goal ``learn``, q 1, model ``auto``: :data:`SUGGEST_CANDIDATES` compared by
-    forward-chaining validation over volumes, seed 0, 512 candidates per option); a
-    ``[model_options]`` table gives constructor options of the model (e.g. ``restarts = 1``).
-    ``suggestions.csv`` and ``suggestions.json`` are written atomically into ``out`` when given.
+    forward-chaining validation over volumes, each validation fit with
+    :data:`VALIDATION_RESTARTS` restart unless ``restarts`` is given, and the chosen model's
+    bands widened beyond the data as ``mfgp predict`` widens them; seed 0, 512 candidates per
+    option); a ``[model_options]`` table gives constructor options of the model (e.g.
+    ``restarts = 1``). ``pending``: runs already planned (:func:`pending_runs`), conditioned
+    on and never proposed again. ``spec``: with ``optimise``, the probability that the
+    recommended production set point meets ``value >= spec``. ``suggestions.csv``
+    (:func:`suggestion_rows`) and ``suggestions.json`` are written atomically into ``out``
+    when given.
 
     Returns:
         A :class:`SuggestResult`.
@@ -77,9 +160,13 @@ def run_suggest(
     goal = _check_goal(goal if goal is not None else cfg.get("goal", "learn"))
     q = int(q if q is not None else cfg.get("q", 1))
     seed = int(seed if seed is not None else cfg.get("seed", 0))
+    spec = spec if spec is not None else cfg.get("spec")
+    pending = pending if pending is not None else cfg.get("pending")
     model_name = model if model is not None else cfg.get("model", "auto")
     n_cand = int(n_candidates if n_candidates is not None else cfg.get("n_candidates", 512))
     inputs = [data] if isinstance(data, (str, Path)) else []
+    if isinstance(pending, (str, Path)):
+        inputs.append(pending)
     if out is not None:
         out = io.check_output_folder(out, inputs)
     data_options = dict(data_options or {})
@@ -91,19 +178,32 @@ def run_suggest(
     if max_rows is not None:
         data = data.thin_levels(int(max_rows), seed=seed)
     space = SearchSpace.from_data(
-        data, costs=costs, target_volume_L=target_volume_L, scales=scales, config=cfg
+        data,
+        costs=costs,
+        target_volume_L=target_volume_L,
+        scales=scales,
+        config=cfg,
+        operating=operating,
+        cost_unit=cost_unit,
     )
+    X_pending = None if pending is None else pending_runs(pending, data, space)
+    if X_pending is not None:
+        log.info("conditioning on %d planned run(s) from %s", X_pending.shape[0], pending)
     options = {**dict(cfg.get("model_options", {})), **dict(model_options or {})}
     selection = None
     if model_name == "auto":  # among the models that can condition on planned runs
         able = [n for n in SUGGEST_CANDIDATES if hasattr(get_model(n), "fantasize")]
-        selection = select_model(data, candidates=able, model_options={"*": options}, seed=seed)
+        quick = {"restarts": VALIDATION_RESTARTS, **options}
+        selection = select_model(data, candidates=able, model_options={"*": quick}, seed=seed)
         model_name = selection.chosen
         options = candidate_options(model_name, {"*": options})
     fitted = get_model(model_name, **options)
     check_model_memory(model_name, fitted, data)
     log.info("fitting %s on %d rows", model_name, len(data))
     fitted.fit(data, seed=seed)
+    if selection is not None and selection.calibration:
+        calibrate(fitted, selection.calibration, data)
+    positive = bool((data.Y > 0).all())
     result = suggest(
         fitted,
         space,
@@ -112,6 +212,10 @@ def run_suggest(
         seed=seed,
         n_candidates=n_cand,
         fidelity_names=data.fidelity_names,
+        X_pending=X_pending,
+        target=data.target,
+        positive=positive,
+        spec=None if spec is None else float(spec),
     )
     if out is not None:
         payload = {
@@ -125,11 +229,15 @@ def run_suggest(
             "fit_choices": fitted.fit_choices(),
             "target": data.target,
             "data": data.source,
+            "pending": None if X_pending is None else X_pending.tolist(),
             "space": space.to_dict(),
+            "summary": result.summary,
+            "set_point": None if result.set_point is None else result.set_point.to_dict(),
             "suggestions": json.loads(result.frame.to_json(orient="records")),
             "versions": io.versions(),
         }
+        rows = suggestion_rows(result, data)
         with io.output_folder(out, inputs=inputs, command="mfgp suggest") as tmp:
-            io.atomic_write_csv(tmp / "suggestions.csv", result.frame)
+            io.atomic_write_csv(tmp / "suggestions.csv", rows)
             io.atomic_write_json(tmp / "suggestions.json", payload)
     return SuggestResult(result, space, fitted, out)

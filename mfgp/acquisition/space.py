@@ -1,64 +1,29 @@
-"""The search space of the next runs: the scale options (vessel volume, fidelity, cost), the
-bounds and fixed values of the operating variables, candidate and target-scale points."""
+"""The search space of the next runs: the options (vessels and cheap levels, each with its cost
+and its own operating window), the fixed values, the production window, candidate and
+target-scale points.
+
+:meth:`SearchSpace.from_data` builds one from a data set and the user's settings
+(:func:`mfgp.acquisition.options.space_arguments`)."""
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
-from mfgp.acquisition.config import load_config, parse_assignments
 from mfgp.acquisition.constraints import VOLUME, EngineeringConstraints
+from mfgp.acquisition.options import DEFAULT_SCALE_RANGES, space_arguments
+from mfgp.acquisition.vessels import ScaleOption, physics_role
 from mfgp.exceptions import InputDataError
-from mfgp.scaling.criteria import Vessel, operating_point, scale_up
+from mfgp.scaling.criteria import Vessel, scale_up
 
 __all__ = ["DEFAULT_SCALE_RANGES", "ScaleOption", "SearchSpace"]
-
-log = logging.getLogger(__name__)
-
-#: Default volume ranges (litres) of the named scales: the largest top-fidelity volume of the
-#: data inside the range is used (``lab``: <= 10 L, ``pilot``: (10, 1000] L,
-#: ``demo``/``production``: > 1000 L).
-DEFAULT_SCALE_RANGES: dict[str, tuple[float, float]] = {
-    "lab": (0.0, 10.0),
-    "bench": (0.0, 10.0),
-    "pilot": (10.0, 1000.0),
-    "demo": (1000.0, math.inf),
-    "production": (1000.0, math.inf),
-}
-
-
-@dataclass(frozen=True)
-class ScaleOption:
-    """A kind of run the user can do next.
-
-    Attributes:
-        name: label (``"lab"``, ``"pilot"``, a fidelity name, ...).
-        fidelity: fidelity index of the run (0 = cheapest level; top = measured).
-        volume_L: working volume of the run (litres).
-        cost: cost of one run (any unit, e.g. lab runs = 1).
-    """
-
-    name: str
-    fidelity: int
-    volume_L: float
-    cost: float
-
-    def __post_init__(self) -> None:
-        if not (self.volume_L > 0 and math.isfinite(self.volume_L)):
-            raise InputDataError(f"option {self.name!r}: volume must be > 0 L, got {self.volume_L}")
-        if not (self.cost > 0 and math.isfinite(self.cost)):
-            raise InputDataError(f"option {self.name!r}: cost must be > 0, got {self.cost}")
-        if self.fidelity < 0:
-            raise InputDataError(f"option {self.name!r}: fidelity must be >= 0")
 
 
 @dataclass
@@ -68,12 +33,22 @@ class SearchSpace:
     Attributes:
         feature_names: the model's feature columns (``log10_volume_L`` first), as in
             :attr:`mfgp.data.ScaleUpData.feature_names`.
-        bounds: ``{variable: (lower, upper)}`` for each free operating variable.
+        bounds: ``{variable: (lower, upper)}`` for each free operating variable (an option's
+            own ``bounds`` replace these for its runs).
         fixed: ``{variable: value}`` for the others (e.g. ``time_h``: end of the run).
         options: the runs the user can do (:class:`ScaleOption`), each with its cost.
         target_volume_L: the production volume the goals refer to.
         top_fidelity: index of the measured (top) level.
         constraints: engineering feasibility limits.
+        target_bounds: the operating window at the target volume (None: ``bounds``).
+        categories: ``{factor: [indicator columns]}`` of categorical factors: each candidate
+            takes one level (its indicator 1, the others 0); not in ``bounds`` or ``fixed``.
+        roles: ``{"rpm": column, "vvm": column}``: the columns that are the stirrer speed and
+            the aeration (default: found by :func:`~mfgp.acquisition.vessels.physics_role`).
+        geometry: ``{volume_L: Vessel}`` for vessels whose geometry is known (others: the
+            :class:`~mfgp.scaling.criteria.Vessel` defaults).
+        steps: ``{variable: step}``: settings are rounded to these (instrument precision).
+        cost_unit: what the costs are in (``"EUR"``, ``"h"``; empty: not stated).
     """
 
     feature_names: list[str]
@@ -83,18 +58,35 @@ class SearchSpace:
     target_volume_L: float
     top_fidelity: int
     constraints: EngineeringConstraints = field(default_factory=EngineeringConstraints)
+    target_bounds: dict[str, tuple[float, float]] | None = None
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    geometry: dict[float, Vessel] = field(default_factory=dict)
+    steps: dict[str, float] = field(default_factory=dict)
+    cost_unit: str = ""
 
     def __post_init__(self) -> None:
         names = list(self.feature_names)
         if not names or names[0] != VOLUME:
             raise InputDataError(f"feature_names must start with {VOLUME!r}, got {names}")
-        for name, (lo, hi) in self.bounds.items():
-            if name not in names[1:]:
-                raise InputDataError(f"bounds for unknown variable {name!r}; features: {names}")
-            if not (math.isfinite(lo) and math.isfinite(hi)):
-                raise InputDataError(f"bounds of {name!r} must be finite, got [{lo}, {hi}]")
-            if lo > hi:
-                raise InputDataError(f"bounds of {name!r} have lower {lo} > upper {hi}; swap them")
+        indicators = {c for cols in self.categories.values() for c in cols}
+        unknown_ind = sorted(indicators - set(names))
+        if unknown_ind:
+            raise InputDataError(f"categorical columns {unknown_ind} are not features {names}")
+        windows = [("bounds", self.bounds), ("target_bounds", self.target_bounds or {})]
+        windows += [(f"option {o.name!r}", dict(o.bounds or {})) for o in self.options]
+        for what, window in windows:
+            for name, (lo, hi) in window.items():
+                if name not in names[1:] or name in indicators:
+                    raise InputDataError(
+                        f"{what}: bounds for unknown variable {name!r}; features: {names}"
+                    )
+                if not (math.isfinite(lo) and math.isfinite(hi)):
+                    raise InputDataError(f"bounds of {name!r} must be finite, got [{lo}, {hi}]")
+                if lo > hi:
+                    raise InputDataError(
+                        f"bounds of {name!r} have lower {lo} > upper {hi}; swap them"
+                    )
         for name in self.fixed:
             if name not in names[1:]:
                 raise InputDataError(
@@ -103,11 +95,19 @@ class SearchSpace:
         both = sorted(set(self.bounds) & set(self.fixed))
         if both:
             raise InputDataError(f"{both} are both bounded and fixed; give one of the two")
-        missing = [n for n in names[1:] if n not in self.bounds and n not in self.fixed]
+        free = set(names[1:]) - set(self.fixed) - indicators
+        missing = [n for n in names[1:] if n in free and n not in self.bounds]
         if missing:
             raise InputDataError(f"variables {missing} need bounds or a fixed value")
+        for o in self.options:
+            bad = sorted(set(o.fixed or {}) - set(self.fixed))
+            if bad:
+                raise InputDataError(f"option {o.name!r} fixes {bad}, which the space leaves free")
         if not self.options:
-            raise InputDataError("the search space needs at least one scale option (costs)")
+            raise InputDataError(
+                "the search space needs at least one option: give the cost of each vessel "
+                "you can run, e.g. --costs 2L=1,200L=20"
+            )
         if len({o.name for o in self.options}) != len(self.options):
             raise InputDataError("scale option names must be unique")
         bad = [o.name for o in self.options if o.fidelity > self.top_fidelity]
@@ -115,6 +115,8 @@ class SearchSpace:
             raise InputDataError(f"options {bad} have a fidelity above the top level")
         if not self.target_volume_L > 0:
             raise InputDataError(f"target volume must be > 0 L, got {self.target_volume_L}")
+        if not self.roles:
+            self.roles = {r: n for n in names[1:] if (r := physics_role(n)) is not None}
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -129,160 +131,31 @@ class SearchSpace:
         fixed: Mapping[str, float] | None = None,
         constraints: EngineeringConstraints | Mapping[str, Any] | None = None,
         config: Mapping[str, Any] | str | Path | None = None,
+        operating: Sequence[str] | None = None,
+        cost_unit: str | None = None,
     ) -> SearchSpace:
-        """Build a space from a :class:`~mfgp.data.ScaleUpData` and user settings.
-
-        Settings come from the keyword arguments, then the ``config`` (a mapping or a TOML path,
-        :func:`load_config`), then defaults:
-
-        - bounds: the range of each operating variable over all rows of the data;
-        - fixed: ``time_h`` = the largest time in the data (the end of the run);
-        - constraints: when ``rpm`` is a free operating variable and no constraints are given,
-          the gassed P/V may not exceed the largest P/V of the measured runs (the operating
-          envelope the data demonstrate; see :meth:`_envelope_constraints`), so that candidate
-          and target points at other scales stay physically reachable;
-        - options: one per cost name. A name maps to ``(fidelity, volume)`` through ``scales``
-          (litres; top fidelity), a ``[options.NAME]`` table (``volume_L``, ``fidelity``,
-          ``cost``), a fidelity name of the data (that level at the target volume), or the
-          default ranges :data:`DEFAULT_SCALE_RANGES` (``lab``: the largest top-fidelity volume
-          <= 10 L in the data, ``pilot``: the largest in (10, 1000] L).
+        """Build a space from a :class:`~mfgp.data.ScaleUpData` and user settings: options
+        per vessel with their own windows (see
+        :func:`mfgp.acquisition.options.space_arguments` for every rule and default).
 
         Raises:
-            InputDataError: bad costs or scales, an unknown scale name, bounds with
+            InputDataError: bad or missing costs, an unknown vessel or scale name, bounds with
                 lower > upper, unknown variables, or no target volume.
         """
-        cfg: dict[str, Any] = {}
-        if isinstance(config, (str, Path)):
-            cfg = load_config(config)
-        elif config is not None:
-            cfg = dict(config)
-        known = {"target_volume_L", "costs", "scales", "options", "bounds", "fixed", "constraints"}
-        known |= {"goal", "q", "model", "model_options", "seed", "n_candidates"}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise InputDataError(f"unknown config keys {unknown}; known: {sorted(known)}")
-        names = list(data.feature_names)
-        frame = data.frame
-        top = int(data.top_fidelity)
-
-        tv = target_volume_L if target_volume_L is not None else cfg.get("target_volume_L")
-        if tv is None:
-            raise InputDataError("give the target volume (--target-volume LITRES)")
-        tv = float(tv)
-
-        # options
-        opt_cfg = {str(k): dict(v) for k, v in dict(cfg.get("options", {})).items()}
-        cost_map = parse_assignments(costs if costs is not None else cfg.get("costs"), "costs")
-        for name, spec in opt_cfg.items():
-            if "cost" in spec and name not in cost_map:
-                cost_map[name] = float(spec["cost"])
-        scale_map: dict[str, float] = {}
-        if cfg.get("scales"):
-            scale_map.update(parse_assignments(cfg["scales"], "scales"))
-        if scales is not None:
-            scale_map.update(parse_assignments(scales, "scales"))
-        unused = sorted(set(scale_map) - set(cost_map))
-        if unused:
-            raise InputDataError(
-                f"scales {unused} have no cost; add them to --costs (costs: {sorted(cost_map)})"
-            )
-        top_vols = np.unique(frame.loc[data.fidelity == top, "volume_L"].to_numpy(float))
-        options = []
-        for name, cost in cost_map.items():
-            spec = opt_cfg.get(name, {})
-            fid_spec = spec.get("fidelity")
-            if fid_spec is not None:
-                fid = data.fidelity_index(fid_spec)
-            elif name in data.fidelity_names and name not in scale_map:
-                fid = data.fidelity_index(name)
-            else:
-                fid = top
-            if name in scale_map:
-                vol = scale_map[name]
-            elif "volume_L" in spec:
-                vol = float(spec["volume_L"])
-            elif name in data.fidelity_names:
-                vol = tv
-            elif name.lower() in DEFAULT_SCALE_RANGES:
-                lo, hi = DEFAULT_SCALE_RANGES[name.lower()]
-                inside = top_vols[(top_vols > lo) & (top_vols <= hi)]
-                if inside.size == 0:
-                    raise InputDataError(
-                        f"scale {name!r}: the data have no top-fidelity volume in ({lo:g}, "
-                        f"{hi:g}] L; give its volume with --scales {name}=LITRES"
-                    )
-                vol = float(inside.max())
-            else:
-                raise InputDataError(
-                    f"unknown scale name {name!r}: use lab, pilot, production, a fidelity name "
-                    f"{data.fidelity_names}, or give its volume with --scales {name}=LITRES"
-                )
-            options.append(ScaleOption(name, int(fid), float(vol), float(cost)))
-
-        # bounds and fixed values
-        fixed_map = {str(k): float(v) for k, v in dict(cfg.get("fixed", {})).items()}
-        fixed_map.update({str(k): float(v) for k, v in dict(fixed or {}).items()})
-        if "time_h" in names and "time_h" not in fixed_map:
-            user_b = set(dict(cfg.get("bounds", {}))) | set(dict(bounds or {}))
-            if "time_h" not in user_b:
-                fixed_map["time_h"] = float(frame["time_h"].max())
-        bounds_map: dict[str, tuple[float, float]] = {}
-        for name in names[1:]:
-            if name in fixed_map:
-                continue
-            col = frame[name].to_numpy(float)
-            bounds_map[name] = (float(col.min()), float(col.max()))
-        for src in (cfg.get("bounds", {}), bounds or {}):
-            for name, pair in dict(src).items():
-                if not isinstance(pair, Sequence) or len(pair) != 2:
-                    raise InputDataError(f"bounds of {name!r} must be [lower, upper], got {pair!r}")
-                bounds_map[str(name)] = (float(pair[0]), float(pair[1]))
-        if isinstance(constraints, EngineeringConstraints):
-            cons = constraints
-        elif constraints is None and "constraints" not in cfg and "rpm" in bounds_map:
-            cons = cls._envelope_constraints(data, names)
-        else:
-            merged = {**dict(cfg.get("constraints", {})), **dict(constraints or {})}
-            cons = EngineeringConstraints.from_mapping(merged)
         return cls(
-            feature_names=names,
-            bounds=bounds_map,
-            fixed=fixed_map,
-            options=options,
-            target_volume_L=tv,
-            top_fidelity=top,
-            constraints=cons,
-        )
-
-    @staticmethod
-    def _envelope_constraints(data: Any, names: Sequence[str]) -> EngineeringConstraints:
-        """Default limits when the stirrer speed is free and the user set no constraints: the
-        gassed P/V may not exceed the largest P/V of the measured (top-fidelity) runs.
-
-        Without it, the rpm bounds (the range over every scale of the data) let a 50 m3
-        candidate or target point take a 1 L rpm, a P/V a hundred times what any tank can
-        deliver, where the model extrapolates freely. The P/V of each measured run comes from
-        :func:`mfgp.scaling.criteria.operating_point` (default vessel geometry).
-        """
-        frame = data.frame
-        top = np.asarray(data.fidelity) == int(data.top_fidelity)
-        rows = frame.loc[top]
-        vvm = rows["vvm"].to_numpy(float) if "vvm" in names else np.ones(len(rows))
-        best = 0.0
-        for vol in np.unique(rows["volume_L"].to_numpy(float)):
-            sel = rows["volume_L"].to_numpy(float) == vol
-            op = operating_point(
-                Vessel(float(vol)),
-                torch.tensor(rows.loc[sel, "rpm"].to_numpy(float)).clamp_min(1e-6),
-                torch.tensor(vvm[sel]).clamp_min(1e-6),
+            **space_arguments(
+                data,
+                costs=costs,
+                target_volume_L=target_volume_L,
+                scales=scales,
+                bounds=bounds,
+                fixed=fixed,
+                constraints=constraints,
+                config=config,
+                operating=operating,
+                cost_unit=cost_unit,
             )
-            best = max(best, float(op.p_per_v.max()))
-        log.info(
-            "engineering constraints: none given; P/V limited to %.0f W/m3, the largest of the "
-            "measured runs (set [constraints] in the config to change)",
-            best,
         )
-        return EngineeringConstraints(max_p_per_v=best)
 
     # ----------------------------------------------------------------- points
     @property
@@ -294,6 +167,13 @@ class SearchSpace:
     def free_names(self) -> list[str]:
         """The bounded operating variables, in feature order."""
         return [n for n in self.feature_names[1:] if n in self.bounds]
+
+    @property
+    def physics_names(self) -> list[str]:
+        """The feature names with the stirrer-speed and aeration columns called ``rpm`` and
+        ``vvm``, as the engineering constraints read them."""
+        inverse = {col: role for role, col in self.roles.items()}
+        return [inverse.get(n, n) for n in self.feature_names]
 
     def restrict(self, names: Sequence[str]) -> SearchSpace:
         """The same space with only the named options (e.g. a lab-only design)."""
@@ -308,44 +188,126 @@ class SearchSpace:
             self.target_volume_L,
             self.top_fidelity,
             self.constraints,
+            self.target_bounds,
+            self.categories,
+            self.roles,
+            self.geometry,
+            self.steps,
+            self.cost_unit,
         )
 
     @property
     def option_names(self) -> list[str]:
         return [o.name for o in self.options]
 
-    def _sobol(self, n: int, seed: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-        free = self.free_names
-        if not free:
-            return torch.zeros(1, 0, dtype=dtype, device=device)
-        u = SobolEngine(len(free), scramble=True, seed=seed).draw(n).to(dtype=dtype, device=device)
-        lo = torch.tensor([self.bounds[k][0] for k in free], dtype=dtype, device=device)
-        hi = torch.tensor([self.bounds[k][1] for k in free], dtype=dtype, device=device)
-        return lo + (hi - lo) * u
+    def window(self, option: ScaleOption | None = None) -> dict[str, tuple[float, float]]:
+        """The bounds of the free variables for an option's runs (None: at the target)."""
+        if option is None:
+            return {**self.bounds, **dict(self.target_bounds or {})}
+        return {**self.bounds, **dict(option.bounds or {})}
 
-    def assemble(self, volume_L: float, fidelity: int, values: Tensor) -> Tensor:
-        """Model inputs ``n x (d + 1)`` from free-variable values ``n x k`` (``free_names``)."""
+    def _values(
+        self,
+        n: int,
+        seed: int,
+        window: Mapping[str, tuple[float, float]],
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> tuple[Tensor, Tensor]:
+        """Scrambled Sobol values of the free variables (``n x k``, rounded to ``steps``) and
+        level indices of the categorical factors (``n x g``)."""
+        free, groups = self.free_names, list(self.categories)
+        dims = len(free) + len(groups)
+        if dims == 0:
+            return (torch.zeros(1, 0, dtype=dtype, device=device),) * 2
+        u = SobolEngine(dims, scramble=True, seed=seed).draw(n).to(dtype=dtype, device=device)
+        lo = torch.tensor([window[k][0] for k in free], dtype=dtype, device=device)
+        hi = torch.tensor([window[k][1] for k in free], dtype=dtype, device=device)
+        vals = lo + (hi - lo) * u[:, : len(free)]
+        for j, name in enumerate(free):
+            step = float(self.steps.get(name, 0.0))
+            if step > 0:
+                r = torch.round(vals[:, j] / step) * step  # inward where rounding left
+                r = torch.where(r < lo[j] - 1e-12, r + step, r)
+                r = torch.where(r > hi[j] + 1e-12, r - step, r)
+                vals[:, j] = torch.minimum(torch.maximum(r, lo[j]), hi[j])
+        sizes = torch.tensor([len(self.categories[g]) for g in groups], dtype=dtype, device=device)
+        levels = torch.minimum(torch.floor(u[:, len(free) :] * sizes), sizes - 1)
+        return vals, levels
+
+    def _sobol(self, n: int, seed: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """Sobol values of the free variables over the space's ``bounds`` (``n x k``)."""
+        return self._values(n, seed, self.bounds, dtype, device)[0]
+
+    def assemble(
+        self,
+        volume_L: float,
+        fidelity: int,
+        values: Tensor,
+        *,
+        levels: Tensor | None = None,
+        fixed: Mapping[str, float] | None = None,
+    ) -> Tensor:
+        """Model inputs ``n x (d + 1)`` from free-variable values ``n x k`` (``free_names``),
+        categorical level indices ``n x g`` (default: the first level) and fixed values
+        (default: the space's)."""
         n = values.shape[0]
-        X = torch.empty(n, self.dim, dtype=values.dtype, device=values.device)
+        fixed = {**self.fixed, **dict(fixed or {})}
+        X = torch.zeros(n, self.dim, dtype=values.dtype, device=values.device)
         X[:, 0] = math.log10(volume_L)
         free = self.free_names
-        for j, name in enumerate(self.feature_names[1:], start=1):
-            X[:, j] = values[:, free.index(name)] if name in self.bounds else self.fixed[name]
+        names = self.feature_names
+        for j, name in enumerate(names[1:], start=1):
+            if name in self.bounds:
+                X[:, j] = values[:, free.index(name)]
+            elif name in fixed:
+                X[:, j] = fixed[name]
+        for g, cols in enumerate(self.categories.values()):
+            pick = levels[:, g] if levels is not None else torch.zeros(n, dtype=values.dtype)
+            for k, col in enumerate(cols):
+                if col in fixed:
+                    continue
+                X[:, names.index(col)] = (pick == k).to(values.dtype)
         X[:, -1] = float(fidelity)
         return X
 
+    def _window_of_rows(self, X: Tensor) -> list[tuple[Tensor, dict, dict]]:
+        """Rows of ``X`` grouped by the window they belong to: an option's (exact volume and
+        fidelity), the target's, or the space's bounds."""
+        logv = X[:, 0]
+        fid = X[:, -1]
+        assigned = torch.zeros(X.shape[0], dtype=torch.bool, device=X.device)
+        out = []
+        for o in self.options:
+            rows = ((logv - math.log10(o.volume_L)).abs() < 1e-9) & (fid == o.fidelity)
+            rows &= ~assigned
+            assigned |= rows
+            out.append((rows, self.window(o), {**self.fixed, **dict(o.fixed or {})}))
+        at_target = ((logv - math.log10(self.target_volume_L)).abs() < 1e-9) & ~assigned
+        assigned |= at_target
+        out.append((at_target, self.window(None), self.fixed))
+        out.append((~assigned, self.bounds, self.fixed))
+        return out
+
     def feasible(self, X: Tensor) -> Tensor:
-        """Inside the bounds (and fixed values) and the engineering constraints -> ``n`` bool."""
-        ok = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
+        """Inside the window and fixed values of each row's option (or the target's, or the
+        space's bounds) and the engineering constraints -> ``n`` bool."""
+        ok = torch.zeros(X.shape[0], dtype=torch.bool, device=X.device)
         tol = 1e-9
-        for j, name in enumerate(self.feature_names[1:], start=1):
-            if name in self.bounds:
-                lo, hi = self.bounds[name]
-                span = tol * (1 + abs(hi - lo))
-                ok &= (X[:, j] >= lo - span) & (X[:, j] <= hi + span)
-            else:
-                ok &= (X[:, j] - self.fixed[name]).abs() <= tol * (1 + abs(self.fixed[name]))
-        return ok & self.constraints.feasible(X, self.feature_names)
+        for rows, window, fixed in self._window_of_rows(X):
+            if not bool(rows.any()):
+                continue
+            sub = X[rows]
+            good = torch.ones(sub.shape[0], dtype=torch.bool, device=X.device)
+            for j, name in enumerate(self.feature_names[1:], start=1):
+                if name in window:
+                    lo, hi = window[name]
+                    span = tol * (1 + abs(hi - lo))
+                    good &= (sub[:, j] >= lo - span) & (sub[:, j] <= hi + span)
+                elif name in fixed:
+                    good &= (sub[:, j] - fixed[name]).abs() <= tol * (1 + abs(fixed[name]))
+            ok[rows] = good
+        return ok & self.constraints.feasible(X, self.physics_names, geometry=self.geometry)
 
     def candidates(
         self,
@@ -354,26 +316,33 @@ class SearchSpace:
         seed: int = 0,
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
+        exclude: Tensor | None = None,
     ) -> Tensor:
         """Feasible candidate runs of every option: ``N x (d + 1)`` (``N <= n * options``).
 
-        A scrambled Sobol set of ``n`` operating points (seeded; the same for every option) is
-        placed at each option's volume and fidelity; infeasible rows are dropped.
+        A scrambled Sobol set of ``n`` points (seeded) is placed in each option's own window
+        at its volume and fidelity, rounded to the instrument ``steps``; duplicates, rows of
+        ``exclude`` (e.g. runs already planned) and infeasible rows are dropped.
 
         Raises:
             InputDataError: no candidate is feasible.
         """
         device = torch.device(device) if device is not None else torch.device("cpu")
-        vals = self._sobol(n, seed, dtype, device)
         parts = []
         for o in self.options:
-            X = self.assemble(o.volume_L, o.fidelity, vals)
+            vals, levels = self._values(n, seed, self.window(o), dtype, device)
+            X = self.assemble(o.volume_L, o.fidelity, vals, levels=levels, fixed=o.fixed)
+            X = torch.unique(X, dim=0)
             parts.append(X[self.feasible(X)])
         out = torch.cat(parts)
+        if exclude is not None and exclude.numel() and out.shape[0]:
+            ex = exclude.to(out)
+            same = (out.unsqueeze(1) - ex.unsqueeze(0)).abs() <= 1e-9 * (1 + ex.abs())
+            out = out[~same.all(dim=-1).any(dim=-1)]
         if out.shape[0] == 0:
             raise InputDataError(
-                "no candidate run satisfies the engineering constraints; relax them or widen "
-                f"the bounds {self.bounds}"
+                "no candidate run lies inside the vessels' windows and the engineering "
+                f"constraints; relax the constraints or widen the bounds {self.bounds}"
             )
         return out
 
@@ -385,12 +354,15 @@ class SearchSpace:
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
     ) -> Tensor:
-        """Feasible points at the target volume and top fidelity: ``N x (d + 1)`` (N <= n)."""
+        """Feasible points at the target volume and top fidelity, inside the production
+        window: ``N x (d + 1)`` (N <= n)."""
         device = torch.device(device) if device is not None else torch.device("cpu")
-        X = self.assemble(
-            self.target_volume_L, self.top_fidelity, self._sobol(n, seed, dtype, device)
-        )
-        keep = self.feasible(X) if self.constraints.at_target else torch.ones_like(X[:, 0]).bool()
+        vals, levels = self._values(n, seed, self.window(None), dtype, device)
+        X = self.assemble(self.target_volume_L, self.top_fidelity, vals, levels=levels)
+        if self.constraints.at_target:
+            keep = self.feasible(X)
+        else:
+            keep = torch.ones_like(X[:, 0]).bool()
         if not bool(keep.any()):
             raise InputDataError(
                 f"no operating point is feasible at the target volume {self.target_volume_L:g} "
@@ -402,30 +374,37 @@ class SearchSpace:
     def project(self, X: Tensor) -> Tensor:
         """Map runs ``batch x q x (d + 1)`` to the target volume and the top fidelity.
 
-        The operating variables are kept, except the stirrer speed (an ``rpm`` variable): a
+        The operating variables are kept, except the stirrer speed (the ``rpm`` role): a
         stirrer speed only means something at its own scale, so it is scaled up to the target
-        volume by the constraints' scale-up rule (default constant P/V; both volumes with the
-        default vessel geometry, as in the feasibility check;
-        :func:`mfgp.scaling.criteria.scale_up`). The rule's speed ratio is taken at the
-        reference speed ``constraints.reference_rpm``; it does not depend on the speed for
-        constant P/V and constant tip speed.
+        volume by the constraints' scale-up rule (default constant P/V; each vessel's known
+        geometry or the defaults; :func:`mfgp.scaling.criteria.scale_up`). The rule's speed
+        ratio is taken at the reference speed ``constraints.reference_rpm``; it does not
+        depend on the speed for constant P/V and constant tip speed.
         """
         out = X.clone()
-        if "rpm" in self.feature_names:
-            j = self.feature_names.index("rpm")
+        rpm = self.roles.get("rpm")
+        if rpm is not None:
+            j = self.feature_names.index(rpm)
             out[..., j] = X[..., j] * self._rpm_factor(X[..., 0])
         out[..., 0] = math.log10(self.target_volume_L)
         out[..., -1] = float(self.top_fidelity)
         return out
 
+    def vessel(self, volume_L: float) -> Vessel:
+        """The geometry of the vessel of ``volume_L`` (known, or the defaults)."""
+        for vol, v in self.geometry.items():
+            if abs(math.log10(vol) - math.log10(volume_L)) < 1e-9:
+                return v
+        return Vessel(float(volume_L))
+
     def _rpm_factor(self, logv: Tensor) -> Tensor:
         """Ratio target rpm / run rpm of the scale-up rule for runs at ``10 ** logv`` litres."""
         factor = torch.ones_like(logv)
         ref = float(self.constraints.reference_rpm)
+        target = self.vessel(self.target_volume_L)
         for v in torch.unique(logv.detach().cpu()):
             vol = float(10.0 ** float(v))
-            # default geometry at both scales, as in EngineeringConstraints.feasible
-            op = scale_up(Vessel(vol), ref, Vessel(self.target_volume_L), self.constraints.rule)
+            op = scale_up(self.vessel(vol), ref, target, self.constraints.rule)
             factor = torch.where(logv == v.to(logv), float(op.rpm) / ref, factor)
         return factor
 
@@ -438,12 +417,24 @@ class SearchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description."""
+        options = []
+        for o in self.options:
+            d = asdict(o)
+            d["vessel"] = o.vessel
+            d["bounds"] = {k: list(v) for k, v in self.window(o).items()}
+            d["fixed"] = {**self.fixed, **dict(o.fixed or {})}
+            options.append(d)
         return {
             "feature_names": list(self.feature_names),
             "bounds": {k: list(v) for k, v in self.bounds.items()},
             "fixed": dict(self.fixed),
-            "options": [asdict(o) for o in self.options],
+            "options": options,
             "target_volume_L": self.target_volume_L,
+            "target_bounds": {k: list(v) for k, v in self.window(None).items()},
             "top_fidelity": self.top_fidelity,
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "roles": dict(self.roles),
+            "steps": dict(self.steps),
+            "cost_unit": self.cost_unit,
             "constraints": asdict(self.constraints),
         }

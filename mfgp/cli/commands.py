@@ -245,18 +245,31 @@ def _add_suggest(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "suggest",
         help="propose the next runs (scale and operating point), cost-aware",
-        description="Fit a model and propose the next --q runs among the scale options of "
-        "--costs: 'learn' reduces the variance of the prediction at --target-volume per unit "
+        description="Fit a model and propose the next --q runs among the vessels of --costs, "
+        "each inside its own operating window (its runs' range plus 10 %% each side) and the "
+        "engineering limits: 'learn' narrows the prediction at --target-volume most per unit "
         "cost, 'optimise' seeks the best response there (cost-aware multi-fidelity max-value "
-        "entropy). Writes suggestions.csv and suggestions.json into --out. Scale names: lab = "
-        "the largest measured volume <= 10 L in the data, pilot = the largest in (10, 1000] L, "
-        "a fidelity name = that level at the target volume; or give --scales lab=2,pilot=200.",
+        "entropy) and recommends a production set point. Vessels are named by volume (2L, "
+        "200L, 10m3); a cheap level's name means that level at the target volume; lab and "
+        "pilot mean the largest measured vessel of <= 10 L and of (10, 1000] L. Writes "
+        "suggestions.csv (the runs as rows of the data, response blank, and mfgp_ notes) and "
+        "suggestions.json into --out.",
     )
     p.add_argument("--data", required=True, help="CSV file in the long format (see README)")
     p.add_argument("--target", required=True, help="response column, e.g. titer_gL")
     p.add_argument("--goal", choices=("learn", "optimise", "optimize", "ei"), help="default learn")
     p.add_argument("--q", type=int, help="number of runs to propose (default 1)")
-    p.add_argument("--costs", help="cost of each scale option: lab=1,pilot=20")
+    p.add_argument("--costs", help="cost of one run in each vessel: 2L=1,200L=20")
+    p.add_argument("--cost-unit", help="what the costs are in, for the output (EUR, h, ...)")
+    p.add_argument(
+        "--pending", help="CSV of runs already planned (e.g. an earlier suggestions.csv)"
+    )
+    p.add_argument("--spec", type=float, help="optimise: P(response >= SPEC) at the set point")
+    p.add_argument(
+        "--operating",
+        help="the operating variables to choose, comma-separated (default: every feature "
+        "but volume and time; the others are held at each vessel's median)",
+    )
     p.add_argument("--target-volume", type=float, help="production volume in litres")
     p.add_argument("--scales", help="volume of each named option in litres: lab=2,pilot=200")
     p.add_argument("--config", help="TOML file: bounds, fixed values, options, constraints")
@@ -298,12 +311,43 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         out=args.out,
         device=args.device,
         data_options=_data_options(args),
+        pending=args.pending,
+        spec=args.spec,
+        cost_unit=args.cost_unit,
+        operating=None if args.operating is None else _names(args.operating),
     )
-    frame = result.suggestions.frame
-    print(f"goal {result.suggestions.goal}: gain = {frame.attrs.get('gain_unit')}")
+    res = result.suggestions
+    frame = res.frame
+    summary = res.summary
+    print(
+        f"goal {res.goal}: next {len(frame)} run(s), total cost {summary['total_cost']:g}"
+        + (f" {summary['cost_unit']}" if summary.get("cost_unit") else "")
+    )
     print(format_suggestions(frame))
+    print(
+        f"mean 95 % band width at {summary['target_volume_L']:g} L over the production window: "
+        f"{summary['window_width95_now']:.3g} now, {summary['window_width95_after']:.3g} "
+        "expected after these runs"
+    )
+    if res.set_point is not None:
+        sp = res.set_point
+        settings = ", ".join(f"{k} {v}" for k, v in sp.settings.items())
+        line = (
+            f"recommended set point at {summary['target_volume_L']:g} L: {settings}; predicted "
+            f"{sp.mean:.3g} [{sp.lower:.3g}, {sp.upper:.3g}]"
+        )
+        if sp.probability is not None:
+            line += f"; P(>= {sp.spec:g}) = {sp.probability:.2f}"
+        print(line)
     print(f"wrote {result.out_dir}/suggestions.csv, suggestions.json")
     return 0
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    if not names:
+        raise InputDataError("--operating needs column names separated by commas, e.g. rpm,vvm")
+    return names
 
 
 def _add_example(sub: argparse._SubParsersAction) -> None:

@@ -28,6 +28,7 @@ from mfgp.data.validation import MAX_LISTED, RowNames
 from mfgp.exceptions import InputDataError
 
 __all__ = [
+    "ANNOTATION_PREFIX",
     "EXCEL_SUFFIXES",
     "RawTable",
     "check_decimal",
@@ -225,6 +226,20 @@ def _records(path: Path, text: str, sep: str) -> tuple[list[list[str]], list[int
     return records, lines
 
 
+#: columns whose name starts with this are annotations written by ``mfgp suggest`` (the
+#: vessel, cost, production band, reason of a proposed run): reading drops them, so that a
+#: filled-in ``suggestions.csv`` can be appended to the data as it is.
+ANNOTATION_PREFIX = "mfgp_"
+
+
+def _drop_annotations(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    marked = [c for c in frame.columns if str(c).startswith(ANNOTATION_PREFIX)]
+    if marked:
+        notes.append(f"columns {marked} are mfgp's annotations of suggested runs: not read")
+        frame = frame.drop(columns=marked)
+    return frame
+
+
 def read_data(
     source: str | Path | pd.DataFrame,
     *,
@@ -232,11 +247,22 @@ def read_data(
     sheet: str | int | None = None,
 ) -> tuple[pd.DataFrame, RowNames, list[str]]:
     """The raw table of a file or a DataFrame (a copy), the names of its rows and what reading
-    converted (decimal commas; a DataFrame's text cells too with ``decimal=","``).
+    converted (decimal commas; a DataFrame's text cells too with ``decimal=","``). Columns
+    named ``mfgp_...`` (:data:`ANNOTATION_PREFIX`) are dropped, with a note.
 
     Raises:
         InputDataError: as :func:`read_source`; an empty DataFrame; any other ``source``.
     """
+    raw, rows, notes = _read_data(source, decimal=decimal, sheet=sheet)
+    return _drop_annotations(raw, notes), rows, notes
+
+
+def _read_data(
+    source: str | Path | pd.DataFrame,
+    *,
+    decimal: str | None = None,
+    sheet: str | int | None = None,
+) -> tuple[pd.DataFrame, RowNames, list[str]]:
     check_decimal(decimal)
     if isinstance(source, pd.DataFrame):
         if sheet is not None:

@@ -9,7 +9,6 @@ point (:func:`mfgp.data.endpoint_mask`).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from mfgp.models.registry import available_models, get_model
 from mfgp.prediction import Prediction
 from mfgp.selection import (
     AUTO_CANDIDATES,
+    calibrate,
     candidate_options,
     check_options_used,
     predict_outcome,
@@ -255,16 +255,6 @@ def fit_and_score(
     }
     log.info("%s: fit %.2f s, harvest RMSE %.4g", name, fit_s, entry["harvest"]["overall"]["rmse"])
     return harvest, prediction_frame(name, test, pred), entry
-
-
-def calibrate(model: ScaleUpModel, calibration: Mapping[str, Any], data: ScaleUpData) -> None:
-    """Attach ``auto``'s extrapolation calibration to a fitted model (kept in its metadata and
-    saved with it): predictions beyond the largest measured volume of ``data`` are widened by
-    :func:`mfgp.selection.spread_factor`."""
-    model.metadata["spread_calibration"] = {
-        **dict(calibration),
-        "log10_volume_max": math.log10(float(data.volumes().max())),
-    }
 
 
 def format_table(

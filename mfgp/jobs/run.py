@@ -332,7 +332,9 @@ def _suggest_space(
 ) -> acquisition.SearchSpace:
     """The search space of ``run(..., suggest=options)``, built (and so checked) before fitting."""
     if not options.get("costs"):
-        raise InputDataError("suggest needs costs, e.g. --suggest-costs lab=1,pilot=20")
+        raise InputDataError(
+            "suggest needs the cost of each vessel, e.g. --suggest-costs 2L=1,200L=20"
+        )
     return acquisition.SearchSpace.from_data(
         train,
         costs=options["costs"],
@@ -359,6 +361,8 @@ def _suggest(
         q=int(opts.get("q", 3)),
         seed=seed,
         fidelity_names=train.fidelity_names,
+        target=train.target,
+        positive=bool((train.Y > 0).all()),
     )
     frame = result.frame.copy()
     frame.insert(0, "model", name)
