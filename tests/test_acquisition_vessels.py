@@ -14,7 +14,13 @@ import torch
 import mfgp.acquisition.advice
 import mfgp.acquisition.options
 import mfgp.acquisition.vessels
-from mfgp.acquisition import SearchSpace, run_suggest, suggest
+from mfgp.acquisition import (
+    ClosedFormVarianceReduction,
+    OptionCostModel,
+    SearchSpace,
+    run_suggest,
+    suggest,
+)
 from mfgp.acquisition.vessels import (
     carry_window,
     instrument_step,
@@ -278,3 +284,19 @@ def test_run_suggest_in_memory() -> None:
         n_candidates=32,
     )
     assert res.suggestions.frame.shape[0] == 1 and res.out_dir is None
+
+
+def test_single_run_gain_with_pending_runs_is_the_marginal_gain(model, space) -> None:
+    """The one-posterior gain of a run after pending runs equals the gain of the pair minus
+    that of the pending run alone (the Schur complement identity it relies on)."""
+    M = space.target_points(16, seed=1)
+    C = space.candidates(8, seed=0)
+    cost = OptionCostModel(space.options).to(C)
+    free = ClosedFormVarianceReduction(model, M, cost)
+    with torch.no_grad():
+        pair = free.gain(torch.stack([C[0].expand(len(C) - 1, -1), C[1:]], dim=1))
+        alone = free.gain(C[:1].unsqueeze(1))
+        after = ClosedFormVarianceReduction(model, M, cost, X_pending=C[:1])
+        marginal = after.gain(C[1:].unsqueeze(1))
+    torch.testing.assert_close(marginal, pair - alone, rtol=1e-6, atol=1e-12)
+    assert bool((marginal >= -1e-12).all())

@@ -177,9 +177,35 @@ class ClosedFormVarianceReduction(AcquisitionFunction):
     def gain(self, X: Tensor) -> Tensor:
         """Integrated variance reduction of runs ``batch x 1 x (d + 1)`` -> ``batch``."""
         X = X.reshape(-1, X.shape[-2], X.shape[-1])
+        if X.shape[-2] == 1:
+            return self._single_gain(X.squeeze(-2))
         if self.X_pending is not None:
             X = torch.cat([self.X_pending.expand(X.shape[0], -1, -1), X], dim=-2)
         return self._reduction(X) - self.baseline
+
+    def _single_gain(self, X: Tensor) -> Tensor:
+        """The gain of each of ``b`` single runs ``b x (d + 1)`` from one joint posterior over
+        the ``mc_points``, the pending runs and the candidates (the same numbers as
+        :meth:`_reduction`, by the Schur complement: the covariances conditioned on the
+        pending runs ``P`` are ``C_MX - C_MP (K_PP + N_P)^-1 C_PX``, and the gain of ``x`` is
+        ``mean_m Cov_P(m, x)^2 / (Var_P(x) + noise_x)``)."""
+        M = self.mc_points
+        P = self.X_pending if self.X_pending is not None else X[:0]
+        m, p = M.shape[0], P.shape[0]
+        cov = self.model.posterior(torch.cat([M, P, X])).distribution.covariance_matrix
+        PX = torch.cat([P, X])
+        noisy = self.model.posterior(PX, observation_noise=True).variance.reshape(-1)
+        noise = (noisy - cov.diagonal()[m:]).clamp_min(1e-12)
+        C_MX = cov[:m, m + p :]
+        var_X = cov.diagonal()[m + p :]
+        if p:
+            K_PP = cov[m : m + p, m : m + p] + torch.diag(noise[:p])
+            L = torch.linalg.cholesky(K_PP)
+            C_PX = cov[m : m + p, m + p :]
+            S = torch.cholesky_solve(C_PX, L)
+            C_MX = C_MX - cov[:m, m : m + p] @ S
+            var_X = var_X - (C_PX * S).sum(0)
+        return (C_MX**2).mean(0) / (var_X.clamp_min(0) + noise[p:])
 
     def forward(self, X: Tensor) -> Tensor:
         """Reduction per unit cost, ``batch``."""

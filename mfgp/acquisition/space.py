@@ -421,8 +421,17 @@ class SearchSpace:
         for o in self.options:
             d = asdict(o)
             d["vessel"] = o.vessel
-            d["bounds"] = {k: list(v) for k, v in self.window(o).items()}
+            d["bounds"] = {k: [float(f"{b:.6g}") for b in v] for k, v in self.window(o).items()}
             d["fixed"] = {**self.fixed, **dict(o.fixed or {})}
+            v = self.vessel(o.volume_L)
+            known = any(abs(math.log10(k) - math.log10(o.volume_L)) < 1e-9 for k in self.geometry)
+            d["geometry"] = {
+                "h_over_t": v.aspect,
+                "d_over_t": v.d_over_t,
+                "n_impellers": v.n_impellers_resolved,
+                "power_number": v.power_number,
+                "source": "config" if known else "defaults (geometric similarity)",
+            }
             options.append(d)
         return {
             "feature_names": list(self.feature_names),
@@ -430,7 +439,9 @@ class SearchSpace:
             "fixed": dict(self.fixed),
             "options": options,
             "target_volume_L": self.target_volume_L,
-            "target_bounds": {k: list(v) for k, v in self.window(None).items()},
+            "target_bounds": {
+                k: [float(f"{b:.6g}") for b in v] for k, v in self.window(None).items()
+            },
             "top_fidelity": self.top_fidelity,
             "categories": {k: list(v) for k, v in self.categories.items()},
             "roles": dict(self.roles),
