@@ -146,14 +146,17 @@ class JointInference:
             if cond is None
             else torch.broadcast_shapes(X.shape[:-2], cond["Xc"].shape[:-2])
         )
-        Xb = X.expand(*batch, *X.shape[-2:])
-        K0 = self._prior_cov(base["X0"], Xb)  # unbatched X0: per-row terms computed once
+        # the training rows' terms on X's own batch (unbatched X0: per-row terms computed
+        # once), shared by every fantasy of a conditioned batch, broadcast only below
+        K0 = self._prior_cov(base["X0"], X)
         V0 = solve_lower(base["L0"], K0)
-        mean = self._prior_mean(Xb) + (V0.transpose(-1, -2) @ base["w0"]).squeeze(-1)
+        mean = self._prior_mean(X) + (V0.transpose(-1, -2) @ base["w0"]).squeeze(-1)
         cov = self._prior_cov(X, X) - V0.transpose(-1, -2) @ V0
         if cond is not None:
+            Xb = X.expand(*batch, *X.shape[-2:])
+            V0b = V0.expand(*batch, *V0.shape[-2:])
             Kc = self._prior_cov(cond["Xc"].expand(*batch, *cond["Xc"].shape[-2:]), Xb)
-            Vc = solve_lower(cond["C"], Kc - cond["B"].transpose(-1, -2) @ V0)
+            Vc = solve_lower(cond["C"], Kc - cond["B"].transpose(-1, -2) @ V0b)
             mean = mean + (Vc.transpose(-1, -2) @ cond["wc"]).squeeze(-1)
             cov = cov - Vc.transpose(-1, -2) @ Vc
         return mean, cov
