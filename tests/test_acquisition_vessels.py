@@ -300,3 +300,35 @@ def test_single_run_gain_with_pending_runs_is_the_marginal_gain(model, space) ->
         marginal = after.gain(C[1:].unsqueeze(1))
     torch.testing.assert_close(marginal, pair - alone, rtol=1e-6, atol=1e-12)
     assert bool((marginal >= -1e-12).all())
+
+
+def test_suggestions_csv_uses_the_files_own_column_names_and_units(tmp_path) -> None:
+    """A spreadsheet-style file (volume in m3 under its own name, a run column, no level
+    column): the suggested rows carry the same columns, in the same units, and append."""
+    frame = _frame().query("fidelity == 'measured'").drop(columns=["fidelity"])
+    frame = frame.rename(columns={"run_id": "Batch", "volume_L": "Working volume [m3]"})
+    frame["Working volume [m3]"] = frame["Working volume [m3]"] / 1000.0
+    frame = frame.rename(columns={"time_h": "Time (d)"})
+    frame["Time (d)"] = frame["Time (d)"] / 24.0
+    path = tmp_path / "plant.csv"
+    frame.to_csv(path, index=False)
+    res = run_suggest(
+        str(path),
+        target="titer",
+        costs="2L=1,200L=20",
+        target_volume_L=1e4,
+        model="ar1",
+        model_options={"restarts": 1, "maxiter": 30},
+        q=2,
+        n_candidates=32,
+        out=tmp_path / "out",
+    )
+    rows = pd.read_csv(tmp_path / "out" / "suggestions.csv")
+    data_cols = [c for c in rows.columns if not c.startswith("mfgp_")]
+    assert set(data_cols) == set(frame.columns)
+    vessels = sorted(res.suggestions.frame["volume_L"])
+    assert sorted(rows["Working volume [m3]"]) == pytest.approx([v / 1000 for v in vessels])
+    assert rows["Time (d)"].tolist() == pytest.approx([1.5, 1.5])
+    rows["titer"] = [4.0, 4.2]
+    pd.concat([frame, rows]).to_csv(tmp_path / "plant2.csv", index=False)
+    assert len(ScaleUpData(tmp_path / "plant2.csv", target="titer")) == len(frame) + 2

@@ -149,7 +149,12 @@ def reason(
         text = f"a cheap {here} run"
     name, value, near = _nearest_gap(space, x, X_train)
     if name:
-        text += f" at settings not tried there yet ({name} {value:.4g}; nearest run {near:.4g})"
+        step = float(space.steps.get(name, 0.0))
+        digits = max(0, -math.floor(math.log10(step))) if step > 0 else 3
+        text += (
+            f" at settings not tried there yet ({name} {value:.{digits}f}; nearest run "
+            f"{near:.{digits}f})"
+        )
     if goal == "optimise":
         text += f", where {target} at {target_name} may be highest"
     if math.isfinite(width_after) and width_now > 0:

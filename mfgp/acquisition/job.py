@@ -74,23 +74,41 @@ def pending_runs(
         raise InputDataError(f"{where}: {err}") from None
 
 
+def _in_user_unit(values: pd.Series, role: Any) -> list[float]:
+    """Litres or hours back in the unit of the user's column."""
+    unit = getattr(role, "unit", None)
+    if unit is None or unit.is_canonical:
+        return [float(v) for v in values]
+    return [float(f"{v * unit.divide / unit.multiply:.10g}") for v in values]
+
+
 def suggestion_rows(result: Suggestions, data: ScaleUpData) -> pd.DataFrame:
-    """``suggestions.csv``: one row per proposed run in the data's own columns (run id
-    ``planned-1`` ..., level, volume in litres, end time, operating variables; the response
-    left blank, to be filled in once measured), then mfgp's annotations (``mfgp_rank``,
-    ``mfgp_vessel``, ``mfgp_cost``, the production band now and after, ``mfgp_reason``),
-    which reading drops, so that the filled rows can be appended to the data as they are."""
+    """``suggestions.csv``: one row per proposed run in the data's own columns, named and in
+    the units of the user's file (run ``planned-1`` ..., the level where the data have a level
+    column, the volume, the end time, the operating variables; the response left blank, to be
+    filled in once measured), then mfgp's annotations (``mfgp_rank``, ``mfgp_vessel``,
+    ``mfgp_cost``, the production band now and after, ``mfgp_reason``), which reading drops,
+    so that the filled rows can be appended to the data file as they are."""
     f = result.frame
-    out = pd.DataFrame({"run_id": [f"planned-{r}" for r in f["rank"]]})
-    out["fidelity"] = list(f["fidelity"])
-    out["volume_L"] = list(f["volume_L"])
-    skip = {"log10_volume_L"}
-    indicators = {c for c in data.feature_names if "=" in c}
-    for name in data.feature_names:
-        if name in skip or name in indicators:
+    roles = dict(getattr(data, "column_roles", {}) or {})
+
+    def name(canonical: str) -> str:
+        role = roles.get(canonical)
+        return role.source if role is not None else canonical
+
+    out = pd.DataFrame({name("run_id"): [f"planned-{r}" for r in f["rank"]]})
+    if "fidelity" in roles or data.n_fidelities > 1:
+        out[name("fidelity")] = list(f["fidelity"])
+    out[name("volume_L")] = _in_user_unit(f["volume_L"], roles.get("volume_L"))
+    indicators = {c for cols in (data.categories or {}).values() for c in cols}
+    for col in data.feature_names[1:]:
+        if col in indicators:
             continue
-        out[name] = list(f[name]) if name in f else np.nan
-    for col in getattr(data, "categories", {}) or {}:
+        if col == "time_h":
+            out[name("time_h")] = _in_user_unit(f["time_h"], roles.get("time_h"))
+        else:
+            out[col] = list(f[col]) if col in f else np.nan
+    for col in data.categories or {}:
         if col in f:
             out[col] = list(f[col])
     out[data.target] = np.nan

@@ -187,6 +187,8 @@ class ScaleUpData:
         )
         frame, messages, notes = table.frame, table.warnings, table.notes
         self.operating_names, self.yvar_column = table.operating, yvar_column
+        #: canonical column -> the user's column that held it (name and unit).
+        self.column_roles: dict[str, ColumnRole] = dict(table.roles)
         self.categories, self._explicit = table.categories, table.explicit
         order = table.fidelity_order or fidelity_order
         self.fidelity_names, codes = fidelity_levels(frame, order, rows)
@@ -196,6 +198,7 @@ class ScaleUpData:
         if parent is not None:
             self.categories = {k: list(v) for k, v in parent.categories.items()}
             self._explicit = dict(parent._explicit)
+            self.column_roles = dict(parent.column_roles)
             self._options.update({k: parent._options.get(k) for k in LAYOUT_OPTIONS})
         self._build_tensors()
         if parent is None:

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from mfgp.data.categories import encode_categories, indicator_name
-from mfgp.data.columns import ROLE_OPTIONS, resolve_roles, volume_like
+from mfgp.data.columns import ROLE_OPTIONS, ColumnRole, resolve_roles, volume_like
 from mfgp.data.levels import check_low_fidelity_columns, wide_to_long
 from mfgp.data.validation import (
     RowNames,
@@ -84,6 +84,7 @@ class Canonical:
         categories: the levels of every categorical column.
         explicit: canonical column -> the user's column named for it.
         fidelity_order: the level names the wide layout implies (None otherwise).
+        roles: canonical column -> the user's column that held it (name and unit).
     """
 
     frame: pd.DataFrame
@@ -93,6 +94,7 @@ class Canonical:
     categories: dict[str, list[str]]
     explicit: dict[str, str]
     fidelity_order: list[str] | None
+    roles: dict[str, ColumnRole] = field(default_factory=dict)
 
 
 def _check_named(named: Mapping[str, Sequence[str]]) -> None:
@@ -298,4 +300,5 @@ def canonical_frame(
         categories=categories,
         explicit=explicit,
         fidelity_order=implied,
+        roles=dict(roles),
     )
