@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mfgp.acquisition import SearchSpace, suggest
 from mfgp.data import ScaleUpData
-from mfgp.models import available_models
+from mfgp.models import AR1MultiFidelityGP, available_models
 
 from .model_contract import check_model_contract, skip_if_missing
+from .test_acquisition_vessels import _frame
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
@@ -56,3 +58,23 @@ def test_ar1_level_through_inducing_inputs_on_cuda():
         rmse = float(((pred.mean.cpu() - Yt.squeeze(-1)) ** 2).mean().sqrt())
         errors.append(rmse / float(Yt.std()))
     assert max(errors) < 0.1 and abs(errors[0] - errors[1]) < 0.2 * errors[0] + 1e-3
+
+
+def test_suggest_with_vessels_on_cuda():
+    """Vessel windows, the production band now and after, and the set point on CUDA, agreeing
+    with the CPU."""
+    out = {}
+    for device in ("cpu", "cuda"):
+        data = ScaleUpData(_frame(), target="titer", device=device)
+        model = AR1MultiFidelityGP(restarts=1, maxiter=30).fit(data, seed=0)
+        space = SearchSpace.from_data(data, costs="2L=1,200L=20", target_volume_L=1e4)
+        res = suggest(model, space, goal="optimise", q=2, seed=0, n_candidates=32, n_mc=16)
+        assert res.X.device.type == device and res.set_point is not None
+        out[device] = res
+    assert torch.isfinite(torch.tensor(out["cuda"].frame["width95_after"].to_numpy())).all()
+    torch.testing.assert_close(
+        torch.tensor(out["cuda"].frame["production_mean"].to_numpy()),
+        torch.tensor(out["cpu"].frame["production_mean"].to_numpy()),
+        rtol=1e-3,
+        atol=1e-3,
+    )
