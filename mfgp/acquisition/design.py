@@ -111,7 +111,7 @@ def suggest(
     goal: str = "learn",
     q: int = 1,
     seed: int = 0,
-    n_candidates: int = 512,
+    n_candidates: int = 256,
     n_mc: int = 128,
     fidelity_names: Sequence[str] | None = None,
     X_pending: Tensor | None = None,

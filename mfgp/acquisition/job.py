@@ -159,7 +159,7 @@ def run_suggest(
     defaults (goal ``learn``, q 1, model ``auto``: :data:`SUGGEST_CANDIDATES` compared by
     forward-chaining validation over volumes, each validation fit with
     :data:`VALIDATION_RESTARTS` restart unless ``restarts`` is given, and the chosen model's
-    bands widened beyond the data as ``mfgp predict`` widens them; seed 0, 512 candidates per
+    bands widened beyond the data as ``mfgp predict`` widens them; seed 0, 256 candidates per
     option); a ``[model_options]`` table gives constructor options of the model (e.g.
     ``restarts = 1``). ``pending``: runs already planned (:func:`pending_runs`), conditioned
     on and never proposed again. ``spec``: with ``optimise``, the probability that the
@@ -181,7 +181,7 @@ def run_suggest(
     spec = spec if spec is not None else cfg.get("spec")
     pending = pending if pending is not None else cfg.get("pending")
     model_name = model if model is not None else cfg.get("model", "auto")
-    n_cand = int(n_candidates if n_candidates is not None else cfg.get("n_candidates", 512))
+    n_cand = int(n_candidates if n_candidates is not None else cfg.get("n_candidates", 256))
     inputs = [data] if isinstance(data, (str, Path)) else []
     if isinstance(pending, (str, Path)):
         inputs.append(pending)

@@ -311,7 +311,7 @@ class SearchSpace:
 
     def candidates(
         self,
-        n: int = 512,
+        n: int = 256,
         *,
         seed: int = 0,
         dtype: torch.dtype = torch.float64,

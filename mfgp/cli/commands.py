@@ -276,7 +276,7 @@ def _add_suggest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name, or auto (default: hybrid or ar1, by validation)")
     _add_model_option(p, prefixed=False)
     p.add_argument("--seed", type=int, help="default 0")
-    p.add_argument("--candidates", type=int, help="candidate points per option (default 512)")
+    p.add_argument("--candidates", type=int, help="candidate points per vessel (default 256)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--out", default="outputs", help="output folder (default outputs/)")
     add_data_arguments(p)
