@@ -100,11 +100,22 @@ def simulate_run(
     seed: int | None = None,
     noise: float = 0.0,
     times_h: np.ndarray | None = None,
+    ideal_mixing: bool = False,
+    hydrostatic: bool = True,
 ) -> dict[str, float] | pd.DataFrame:
-    """One fed-batch run: the harvest values (a dict) or, with ``times_h``, the time course."""
+    """One fed-batch run: the harvest values (a dict) or, with ``times_h``, the time course.
+
+    ``ideal_mixing=True`` drops the mixing-time lactate rise (a perfectly mixed tank) and
+    ``hydrostatic=False`` the hydrostatic pressure on dissolved CO2 (mean pressure 1 atm): the
+    simplified culture model an engineer could have without scale-down data (see
+    :func:`simplified_titer`). The defaults are the full model.
+    """
     p = {**COMMON, **CELL_LINES[cell_line]}
     ph = physics(volume_L, rpm, vvm)
-    lactate_boost = 1.0 + p["a_mix"] * ph["t_mix"] / p["t_ref"]
+    if not hydrostatic:
+        ph = {**ph, "p_mean": 1.0}
+    t_mix = 0.0 if ideal_mixing else ph["t_mix"]
+    lactate_boost = 1.0 + p["a_mix"] * t_mix / p["t_ref"]
     # CO2 leaves through the bubbles and, in small vessels, the liquid surface (1/H)
     kla_co2 = 0.89 * ph["kla"] + 0.5 / vessel(volume_L)["H"]
 
@@ -159,6 +170,33 @@ def constant_pv_rpm(volume_L: float, pv: float) -> float:
     g = vessel(volume_L)
     N = (pv * g["V"] / (1.5 * RHO * g["D"] ** 5 * g["n"])) ** (1.0 / 3.0)
     return 60.0 * N
+
+
+def titer_at_pv(
+    volume_L: float,
+    pv: float,
+    vvm: float,
+    *,
+    cell_line: str = "A",
+    seed: int | None = None,
+    noise: float = 0.0,
+) -> float:
+    """End-point titer (g/L) of a run at power per volume ``pv`` (W/m3; the stirrer speed from
+    :func:`constant_pv_rpm`) and aeration ``vvm``; ``noise``: relative measurement noise."""
+    rpm = constant_pv_rpm(volume_L, pv)
+    out = simulate_run(volume_L, rpm=rpm, vvm=vvm, cell_line=cell_line, seed=seed, noise=noise)
+    return float(out["titer_gL"])
+
+
+def simplified_titer(volume_L: float, pv: float, vvm: float, *, cell_line: str = "A") -> float:
+    """The noise-free titer of the simplified model: the same culture with ideal mixing (no
+    lactate rise from glucose gradients) and no hydrostatic CO2 effect; gas transfer (kLa,
+    surface stripping, exit gas) still follows the vessel."""
+    rpm = constant_pv_rpm(volume_L, pv)
+    out = simulate_run(
+        volume_L, rpm=rpm, vvm=vvm, cell_line=cell_line, ideal_mixing=True, hydrostatic=False
+    )
+    return float(out["titer_gL"])
 
 
 def endpoint_dataset(seed: int = 0, noise: float = 0.04) -> pd.DataFrame:
