@@ -34,6 +34,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -258,6 +259,31 @@ def validation_fold(
     return record
 
 
+def prefit_model(
+    name: str,
+    options: Mapping[str, Any],
+    data: ScaleUpData,
+    seed: int,
+    path: str,
+) -> dict[str, Any]:
+    """Fit ``name`` on all of ``data`` and save it to ``path`` (:meth:`ScaleUpModel.save`): a
+    final fit run beside the validation fits (see ``prefit`` of :func:`select_model`), so
+    that the likely choice is fitted while the others are validated. Never raises."""
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"prefit": name}
+    try:
+        get_model(name, **dict(options)).fit(data, seed=seed).save(path)
+        record["path"] = str(path)
+    except Exception as err:  # reported, not raised: the caller fits it again
+        record["error"] = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
+    record["seconds"] = time.perf_counter() - t0
+    return record
+
+
+def _selection_task(kind: str, *args: Any) -> dict[str, Any]:
+    return validation_fold(*args) if kind == "fold" else prefit_model(*args)
+
+
 @dataclass
 class Selection:
     """What :func:`select_model` found.
@@ -276,6 +302,8 @@ class Selection:
             (one-standard-error rule).
         calibration: the chosen model's extrapolation calibration
             (:func:`fit_spread_calibration`).
+        prefitted: ``{model: folder}`` of the models fitted on all the data beside the
+            validation (``prefit``), saved for :func:`mfgp.load_model`.
     """
 
     chosen: str
@@ -287,6 +315,7 @@ class Selection:
     records: list[dict[str, Any]] = field(default_factory=list)
     rule: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=lambda: {"c": 0.0})
+    prefitted: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (for ``metrics.json``)."""
@@ -312,6 +341,8 @@ def select_model(
     n_jobs: int | None = None,
     scheduler: str | None = None,
     reference: str | None = FALLBACK,
+    prefit: Mapping[str, Mapping[str, Any]] | None = None,
+    prefit_dir: str | Path | None = None,
 ) -> Selection:
     """Choose a model by forward-chaining validation over volumes (see the module docstring).
 
@@ -360,15 +391,27 @@ def select_model(
     fold_info = [
         {"test_volume_L": v, "train_volumes_L": tr.volumes().tolist()} for v, tr, _ in folds
     ]
-    tasks = [(n, per_model[n], tr, te, seed) for n in usable for _, tr, te in folds]
-    records = map_tasks(
-        validation_fold,
+    tasks: list[tuple[Any, ...]] = []
+    for name, opts in dict(prefit or {}).items():  # first: the longest fits start early
+        if name in usable:
+            if prefit_dir is None:
+                raise InputDataError("select_model: prefit needs a prefit_dir to save into")
+            tasks.append(("fit", name, dict(opts), data, seed, str(Path(prefit_dir) / name)))
+    tasks += [("fold", n, per_model[n], tr, te, seed) for n in usable for _, tr, te in folds]
+    results = map_tasks(
+        _selection_task,
         tasks,
         n_jobs=n_jobs,
         scheduler=scheduler,
         desc="auto: validation fits",
-        label=lambda t: f"{t[0]} at {float(np.unique(t[3].volume_L)[0]):g} L",
+        label=lambda t: (
+            f"{t[1]} at {float(np.unique(t[4].volume_L)[0]):g} L"
+            if t[0] == "fold"
+            else f"{t[1]} on all rows"
+        ),
     )
+    prefitted = {r["prefit"]: r["path"] for r in results if "prefit" in r and "path" in r}
+    records = [r for r in results if "prefit" not in r]
     failed = {}
     for r in records:
         if "error" in r and r["model"] not in failed:
@@ -403,7 +446,9 @@ def select_model(
         if calibration["c"] > 0
         else "",
     )
-    return Selection(chosen, metric, scores, table, fold_info, skipped, good, rule, calibration)
+    return Selection(
+        chosen, metric, scores, table, fold_info, skipped, good, rule, calibration, prefitted
+    )
 
 
 def _points(records: Sequence[Mapping[str, Any]], name: str, metric: str) -> np.ndarray:

@@ -7,9 +7,11 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
+from mfgp.models import get_model, load_model
 from mfgp.selection import candidate_options, select_model, validation_fold
 
 
@@ -122,3 +124,24 @@ def test_spread_calibration_widens_overconfident_bands_with_distance():
     assert honest["c"] == 0.0  # too wide is left as it is, never narrowed
     f = spread_factor({**cal, "log10_volume_max": 3.0}, torch.tensor([2.0, 3.0, 4.0, 5.0]))
     assert f[0] == f[1] == 1.0 and 1.0 < f[2] < f[3]
+
+
+def test_prefit_fits_on_all_the_data_beside_the_validation(tmp_path):
+    data = _end_points(4)
+    opts = {"gp": {"restarts": 1}}
+    sel = select_model(
+        data,
+        candidates=["ridge", "gp"],
+        model_options=opts,
+        n_jobs=2,
+        prefit={"gp": {"restarts": 1}},
+        prefit_dir=tmp_path,
+    )
+    plain = select_model(data, candidates=["ridge", "gp"], model_options=opts, n_jobs=1)
+    assert sel.scores == pytest.approx(plain.scores, rel=1e-6)  # the choice is unchanged
+    loaded = load_model(sel.prefitted["gp"])
+    direct = get_model("gp", restarts=1).fit(data, seed=0)
+    X = data.X[:4]
+    torch.testing.assert_close(loaded.predict(X).mean, direct.predict(X).mean, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputDataError, match="prefit_dir"):
+        select_model(data, candidates=["gp"], model_options=opts, prefit={"gp": {}})

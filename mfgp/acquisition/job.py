@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,8 @@ from mfgp.data.columns import resolve_roles
 from mfgp.data.reading import ANNOTATION_PREFIX
 from mfgp.exceptions import InputDataError
 from mfgp.memory import check_model_memory
-from mfgp.models.registry import get_model
-from mfgp.selection import calibrate, candidate_options, select_model
+from mfgp.models.registry import get_model, load_model
+from mfgp.selection import FALLBACK, calibrate, candidate_options, select_model
 
 __all__ = ["SUGGEST_CANDIDATES", "SuggestResult", "pending_runs", "run_suggest", "suggestion_rows"]
 
@@ -209,16 +210,36 @@ def run_suggest(
         log.info("conditioning on %d planned run(s) from %s", X_pending.shape[0], pending)
     options = {**dict(cfg.get("model_options", {})), **dict(model_options or {})}
     selection = None
+    fitted = None
     if model_name == "auto":  # among the models that can condition on planned runs
         able = [n for n in SUGGEST_CANDIDATES if hasattr(get_model(n), "fantasize")]
         quick = {"restarts": VALIDATION_RESTARTS, **options}
-        selection = select_model(data, candidates=able, model_options={"*": quick}, seed=seed)
-        model_name = selection.chosen
-        options = candidate_options(model_name, {"*": options})
-    fitted = get_model(model_name, **options)
-    check_model_memory(model_name, fitted, data)
-    log.info("fitting %s on %d rows", model_name, len(data))
-    fitted.fit(data, seed=seed)
+        for name in able:
+            check_model_memory(
+                name, get_model(name, **candidate_options(name, {"*": options})), data
+            )
+        with tempfile.TemporaryDirectory(prefix="mfgp-suggest-") as tmp:
+            # the reference's final fit runs beside the validation fits (it is kept unless
+            # another model is clearly better)
+            selection = select_model(
+                data,
+                candidates=able,
+                model_options={"*": quick},
+                seed=seed,
+                prefit={FALLBACK: candidate_options(FALLBACK, {"*": options})},
+                prefit_dir=tmp,
+            )
+            model_name = selection.chosen
+            options = candidate_options(model_name, {"*": options})
+            saved = selection.prefitted.get(model_name)
+            fitted = None if saved is None else load_model(saved, device=data.device)
+    if fitted is None:
+        fitted = get_model(model_name, **options)
+        check_model_memory(model_name, fitted, data)
+        log.info("fitting %s on %d rows", model_name, len(data))
+        fitted.fit(data, seed=seed)
+    else:
+        log.info("%s fitted on all %d rows beside the validation", model_name, len(data))
     if selection is not None and selection.calibration:
         calibrate(fitted, selection.calibration, data)
     positive = bool((data.Y > 0).all())
