@@ -19,8 +19,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mfgp.acquisition.functions import variance_reduction
 from mfgp.acquisition.space import SearchSpace
-from mfgp.acquisition.vessels import ScaleOption, vessel_label
+from mfgp.acquisition.vessels import ScaleOption, step_digits, vessel_label
 from mfgp.prediction import Prediction
 from mfgp.selection import predict_outcome
 
@@ -41,21 +42,12 @@ def outcome(model: Any, X: Tensor, *, positive: bool) -> Prediction:
 
 def _posterior_parts(model: Any, M: Tensor, A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Latent variance now at ``M``, its reduction by measuring ``A``, the noise at ``M``."""
-    m = M.shape[0]
     with torch.no_grad():
         latent_M = model.posterior(M).variance.reshape(-1)
         noise_M = model.posterior(M, observation_noise=True).variance.reshape(-1) - latent_M
         if A.shape[0] == 0:
             return latent_M, torch.zeros_like(latent_M), noise_M.clamp_min(0)
-        cov = model.posterior(torch.cat([M, A])).distribution.covariance_matrix
-        noisy_A = model.posterior(A, observation_noise=True).variance.reshape(-1)
-        latent_A = model.posterior(A).variance.reshape(-1)
-        K_MA, K_AA = cov[:m, m:], cov[m:, m:]
-        K_AA = K_AA + torch.diag((noisy_A - latent_A).clamp_min(1e-12))
-        jitter = 1e-10 * K_AA.diagonal().abs().mean().clamp_min(1e-12)
-        L = torch.linalg.cholesky(K_AA + jitter * torch.eye(K_AA.shape[0]).to(K_AA))
-        W = torch.cholesky_solve(K_MA.T, L)
-        reduction = (K_MA * W.T).sum(-1).clamp_min(0)
+        reduction = variance_reduction(model, M, A.unsqueeze(0), jitter=1e-10)[0].clamp_min(0)
     return latent_M, torch.minimum(reduction, latent_M), noise_M.clamp_min(0)
 
 
@@ -90,8 +82,7 @@ def settings_of(space: SearchSpace, x: Tensor) -> dict[str, Any]:
             if float(x[j]) > 0.5:
                 out[group] = name.split("=", 1)[1]
             continue
-        step = float(space.steps.get(name, 0.0))
-        digits = max(0, -math.floor(math.log10(step))) if step > 0 else None
+        digits = step_digits(float(space.steps.get(name, 0.0)))
         out[name] = float(x[j]) if digits is None else round(float(x[j]), digits)
     return out
 
@@ -149,8 +140,8 @@ def reason(
         text = f"a cheap {here} run"
     name, value, near = _nearest_gap(space, x, X_train)
     if name:
-        step = float(space.steps.get(name, 0.0))
-        digits = max(0, -math.floor(math.log10(step))) if step > 0 else 3
+        digits = step_digits(float(space.steps.get(name, 0.0)))
+        digits = 3 if digits is None else digits
         text += (
             f" at settings not tried there yet ({name} {value:.{digits}f}; nearest run "
             f"{near:.{digits}f})"

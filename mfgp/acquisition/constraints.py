@@ -3,7 +3,6 @@ layer (:mod:`mfgp.scaling.criteria`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mfgp.acquisition.vessels import vessel_of
 from mfgp.exceptions import InputDataError
 from mfgp.scaling.criteria import Vessel, operating_point, scale_up
 
@@ -101,7 +101,7 @@ class EngineeringConstraints:
         for v in torch.unique(vols):
             rows = (vols == v).nonzero().flatten()
             sub = X[rows.to(X.device)].double().cpu()
-            vessel = _vessel(float(v), geometry)
+            vessel = vessel_of(float(v), geometry)
             vvm = (
                 sub[:, names.index("vvm")] if "vvm" in names else torch.full((len(rows),), self.vvm)
             )
@@ -126,10 +126,3 @@ class EngineeringConstraints:
                 good &= cap >= self.design_our
             ok[rows.to(X.device)] = good.to(X.device)
         return ok
-
-
-def _vessel(volume_L: float, geometry: Mapping[float, Vessel] | None) -> Vessel:
-    for vol, vessel in dict(geometry or {}).items():
-        if abs(math.log10(vol) - math.log10(volume_L)) < 1e-9:
-            return vessel
-    return Vessel(volume_L)

@@ -29,6 +29,7 @@ __all__ = [
     "OptionCostModel",
     "build_acquisition",
     "incumbent_best",
+    "variance_reduction",
 ]
 
 #: Accepted ``goal`` values of :func:`suggest`.
@@ -153,16 +154,7 @@ class ClosedFormVarianceReduction(AcquisitionFunction):
 
     def _reduction(self, A: Tensor) -> Tensor:
         """Mean variance reduction at ``mc_points`` from observing ``A`` (``b x a x d``)."""
-        b, m = A.shape[0], self.mc_points.shape[0]
-        Z = torch.cat([self.mc_points.expand(b, m, -1), A], dim=-2)
-        cov = self.model.posterior(Z).distribution.covariance_matrix
-        noisy = self.model.posterior(A, observation_noise=True).variance.squeeze(-1)
-        latent = self.model.posterior(A).variance.squeeze(-1)
-        K_MA, K_AA = cov[..., :m, m:], cov[..., m:, m:]
-        K_AA = K_AA + torch.diag_embed((noisy - latent).clamp_min(1e-12))
-        L = torch.linalg.cholesky(K_AA)
-        W = torch.cholesky_solve(K_MA.transpose(-1, -2), L)  # b x a x m
-        return (K_MA * W.transpose(-1, -2)).sum(-1).mean(-1)
+        return variance_reduction(self.model, self.mc_points, A).mean(-1)
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
         """Set the pending runs and recompute their variance reduction."""
@@ -210,6 +202,26 @@ class ClosedFormVarianceReduction(AcquisitionFunction):
     def forward(self, X: Tensor) -> Tensor:
         """Reduction per unit cost, ``batch``."""
         return self.utility(X=X, deltas=self.gain(X))
+
+
+def variance_reduction(model: Any, M: Tensor, A: Tensor, *, jitter: float = 0.0) -> Tensor:
+    """Reduction of the latent posterior variance at each of ``M`` (``m x d``) by observing
+    each batch of runs ``A`` (``b x a x d``), ``diag(K_MA (K_AA + N_A)^-1 K_AM)`` from the
+    joint posterior covariance (``N_A``: the runs' observation noise) -> ``b x m``.
+    ``jitter``: added to ``K_AA``'s diagonal, relative to its mean."""
+    b, m = A.shape[0], M.shape[0]
+    Z = torch.cat([M.expand(b, m, -1), A], dim=-2)
+    cov = model.posterior(Z).distribution.covariance_matrix
+    noisy = model.posterior(A, observation_noise=True).variance.squeeze(-1)
+    latent = model.posterior(A).variance.squeeze(-1)
+    K_MA, K_AA = cov[..., :m, m:], cov[..., m:, m:]
+    K_AA = K_AA + torch.diag_embed((noisy - latent).clamp_min(1e-12))
+    if jitter:
+        scale = K_AA.diagonal(dim1=-2, dim2=-1).abs().mean(-1).clamp_min(1e-12)
+        K_AA = K_AA + jitter * scale[..., None, None] * torch.eye(K_AA.shape[-1]).to(K_AA)
+    L = torch.linalg.cholesky(K_AA)
+    W = torch.cholesky_solve(K_MA.transpose(-1, -2), L)  # b x a x m
+    return (K_MA * W.transpose(-1, -2)).sum(-1)
 
 
 def incumbent_best(

@@ -45,8 +45,10 @@ from mfgp.acquisition.vessels import (
     instrument_step,
     parse_vessel_name,
     physics_role,
+    same_volume,
     vessel_from_config,
     vessel_label,
+    vessel_of,
     vessel_windows,
 )
 from mfgp.data.categories import indicator_name
@@ -94,10 +96,6 @@ CONFIG_KEYS = frozenset(
 )
 
 
-def _same(a: float, b: float) -> bool:
-    return abs(math.log10(a) - math.log10(b)) < 1e-9
-
-
 def _vessel_tables(cfg: Mapping[str, Any], names: Sequence[str]) -> dict[float, dict[str, Any]]:
     """``[vessels."VOLUME"]`` tables by volume (litres), keys checked."""
     out: dict[float, dict[str, Any]] = {}
@@ -141,7 +139,7 @@ def _envelope(rows: Any, roles: Mapping[str, str], geometry: Mapping[float, Vess
         sel = vols == vol
         rpm = torch.tensor(rows.loc[sel, roles["rpm"]].to_numpy(float)).clamp_min(1e-6)
         vvm = rows.loc[sel, vvm_col].to_numpy(float) if vvm_col else np.ones(int(sel.sum()))
-        vessel = geometry.get(float(vol), Vessel(float(vol)))
+        vessel = vessel_of(float(vol), geometry)
         op = operating_point(vessel, rpm, torch.tensor(vvm).clamp_min(1e-6))
         best = max(best, float(op.p_per_v.max()))
     return best
@@ -259,7 +257,7 @@ def space_arguments(
         own = {
             n: _pair(n, table[n], f'[vessels."{vessel_label(vol)}"]') for n in free if n in table
         }
-        match = next((w for v, w in windows.items() if _same(v, vol)), None)
+        match = next((w for v, w in windows.items() if same_volume(v, vol)), None)
         if match is not None:
             match.update(own)
         else:
@@ -274,15 +272,15 @@ def space_arguments(
     def window_at(vol: float) -> dict[str, tuple[float, float]]:
         """The window of the vessel of ``vol``: its own (from runs or config), completed by
         the nearest measured vessel's carried over; the user's bounds win."""
-        own = next((dict(w) for v, w in windows.items() if _same(v, vol)), {})
+        own = next((dict(w) for v, w in windows.items() if same_volume(v, vol)), {})
         if any(n not in own for n in free) and vessels:
             src = min(vessels, key=lambda v: abs(math.log10(v) - math.log10(vol)))
-            if not _same(src, vol):
-                src_w = next(w for v, w in windows.items() if _same(v, src))
+            if not same_volume(src, vol):
+                src_w = next(w for v, w in windows.items() if same_volume(v, src))
                 carried = carry_window(
                     src_w,
-                    geometry.get(src, Vessel(src)),
-                    geometry.get(vol, Vessel(vol)),
+                    vessel_of(src, geometry),
+                    vessel_of(vol, geometry),
                     rpm_name=roles.get("rpm"),
                     rule=dict(cfg.get("constraints", {})).get("rule", "constant-P/V"),
                 )
@@ -361,7 +359,7 @@ def space_arguments(
                 f"data's vessels: {labels}), a cheap level {list(data.fidelity_names[:-1])}, "
                 f"or give it a volume with --scales {name}=LITRES"
             )
-        if fid == top and not any(_same(vol, v) for v in vessels):
+        if fid == top and not any(same_volume(vol, v) for v in vessels):
             log.info(
                 "vessel %s has no runs in the data: its window is carried from the nearest "
                 'measured vessel (set [vessels."%g"] in the config to give it)',

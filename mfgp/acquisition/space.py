@@ -19,7 +19,7 @@ from torch.quasirandom import SobolEngine
 
 from mfgp.acquisition.constraints import VOLUME, EngineeringConstraints
 from mfgp.acquisition.options import DEFAULT_SCALE_RANGES, space_arguments
-from mfgp.acquisition.vessels import ScaleOption, physics_role
+from mfgp.acquisition.vessels import ScaleOption, physics_role, same_volume, vessel_of
 from mfgp.exceptions import InputDataError
 from mfgp.scaling.criteria import Vessel, scale_up
 
@@ -392,10 +392,7 @@ class SearchSpace:
 
     def vessel(self, volume_L: float) -> Vessel:
         """The geometry of the vessel of ``volume_L`` (known, or the defaults)."""
-        for vol, v in self.geometry.items():
-            if abs(math.log10(vol) - math.log10(volume_L)) < 1e-9:
-                return v
-        return Vessel(float(volume_L))
+        return vessel_of(volume_L, self.geometry)
 
     def _rpm_factor(self, logv: Tensor) -> Tensor:
         """Ratio target rpm / run rpm of the scale-up rule for runs at ``10 ** logv`` litres."""
@@ -424,7 +421,7 @@ class SearchSpace:
             d["bounds"] = {k: [float(f"{b:.6g}") for b in v] for k, v in self.window(o).items()}
             d["fixed"] = {**self.fixed, **dict(o.fixed or {})}
             v = self.vessel(o.volume_L)
-            known = any(abs(math.log10(k) - math.log10(o.volume_L)) < 1e-9 for k in self.geometry)
+            known = any(same_volume(k, o.volume_L) for k in self.geometry)
             d["geometry"] = {
                 "h_over_t": v.aspect,
                 "d_over_t": v.d_over_t,

@@ -50,8 +50,11 @@ __all__ = [
     "instrument_step",
     "parse_vessel_name",
     "physics_role",
+    "same_volume",
+    "step_digits",
     "vessel_from_config",
     "vessel_label",
+    "vessel_of",
     "vessel_windows",
 ]
 
@@ -194,6 +197,29 @@ def instrument_step(name: str, values: np.ndarray | None = None) -> float:
     if not scale > 0:
         return 0.0
     return float(10.0 ** (math.floor(math.log10(scale)) - 2))
+
+
+def same_volume(a: float, b: float) -> bool:
+    """Whether two volumes are one vessel (equal to 1e-9 decades)."""
+    return abs(math.log10(a) - math.log10(b)) < 1e-9
+
+
+def vessel_of(volume_L: float, geometry: Mapping[float, Vessel] | None = None) -> Vessel:
+    """The vessel of ``volume_L``: its known geometry (``{volume_L: Vessel}``), or the
+    :class:`~mfgp.scaling.criteria.Vessel` defaults."""
+    for vol, vessel in dict(geometry or {}).items():
+        if same_volume(vol, volume_L):
+            return vessel
+    return Vessel(float(volume_L))
+
+
+def step_digits(step: float) -> int | None:
+    """Decimal places of an instrument step (``0.01`` -> 2, ``1`` -> 0; None for no step).
+
+    >>> step_digits(0.01), step_digits(5.0), step_digits(0.0)
+    (2, 0, None)
+    """
+    return max(0, -math.floor(math.log10(step))) if step > 0 else None
 
 
 def vessel_from_config(volume_L: float, spec: Mapping[str, Any] | None = None) -> Vessel:
