@@ -183,3 +183,29 @@ GRADCHECKS = {
 def test_gradcheck_float64(name: str) -> None:
     fn, values = GRADCHECKS[name]
     assert gradcheck(fn, _p(*values), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_co2_solubility_known_answers():
+    """Sander (2015): kH(CO2) = 0.034 mol/(L atm) at 25 C, d ln kH / d(1/T) = 2400 K."""
+    from mfgp.scaling.correlations import ATMOSPHERE_PA, henry_solubility_co2
+
+    per_l_atm = 1e-3 * ATMOSPHERE_PA
+    assert float(henry_solubility_co2(25.0)) * per_l_atm == pytest.approx(0.034, rel=1e-9)
+    expected = 0.034 * math.exp(2400.0 * (1.0 / 310.15 - 1.0 / 298.15))
+    assert float(henry_solubility_co2(37.0)) * per_l_atm == pytest.approx(expected, rel=1e-9)
+
+
+def test_co2_partial_pressure_is_exit_gas_plus_film_term():
+    """5 mmol/L/h of CO2 at 0.05 vvm, kLa_CO2 10/h, 1 atm: the exit gas holds
+    CER / n_gas = 4.24 % CO2 (32.2 mmHg) and the film needs CER / (kLa kH) = 15.3 mmHg more
+    (hand calculation, R = 8.314 J/mol/K, 37 C)."""
+    from mfgp.scaling.correlations import co2_partial_pressure
+
+    mmhg = 133.322
+    p = co2_partial_pressure(5.0 / 3600, 10.0 / 3600, 0.05) / mmhg
+    assert float(p) == pytest.approx(32.2 + 15.3, abs=0.2)
+    # twice the aeration halves the exit-gas term; a tall tank's mean pressure raises it
+    p2 = co2_partial_pressure(5.0 / 3600, 10.0 / 3600, 0.10) / mmhg
+    assert float(p - p2) == pytest.approx(32.2 / 2, abs=0.1)
+    tall = co2_partial_pressure(5.0 / 3600, 10.0 / 3600, 0.05, mean_pressure=2 * 101325.0)
+    assert float(tall / mmhg - p) == pytest.approx(32.2, abs=0.2)

@@ -26,6 +26,9 @@ References:
       ``d ln kH / d(1/T) = 1500 K``); the hydrostatic head enters as the log-mean pressure.
     - Heat: about 460 kJ of metabolic heat per mol O2 consumed (Cooney, Wang & Wang 1969,
       Biotechnol. Bioeng. 11:269); jacket capacity ``U A dT``.
+    - Dissolved CO2: Royce & Thornhill (1991), AIChE J. 37:1680 (``kLa_CO2 = 0.89 kLa_O2``, the
+      square root of the diffusivity ratio); Henry solubility of CO2 0.034 mol/(L atm) at 25 C
+      with ``d ln kH / d(1/T) = 2400 K`` (Sander 2015).
     - Nienow, Wisdom & Middleton (1977): Rushton flooding at ``Fl_G = 30 Fr (D/T)^3.5``.
 """
 
@@ -48,11 +51,13 @@ __all__ = [
     "MOL_M3_S_TO_MMOL_L_H",
     "POWER_NUMBERS",
     "Geometry",
+    "co2_partial_pressure",
     "flooding_flow_number",
     "gas_flow_rate",
     "gas_flow_number",
     "gassed_power",
     "heat_limited_our",
+    "henry_solubility_co2",
     "henry_solubility_o2",
     "jacket_heat_removal",
     "kla_van_t_riet",
@@ -366,6 +371,56 @@ def henry_solubility_o2(temperature_C: Num) -> Tensor:
     T = tc + 273.15
     kh_298 = 1.3e-3 * 1000.0 / ATMOSPHERE_PA  # mol/(m3 Pa)
     return kh_298 * torch.exp(1500.0 * (1.0 / T - 1.0 / 298.15))
+
+
+def henry_solubility_co2(temperature_C: Num) -> Tensor:
+    """Henry solubility of CO2 in water (mol/m3/Pa) at ``temperature_C`` (Sander 2015).
+
+    ``kH(T) = 0.034 mol/(L atm) * exp(2400 K (1/T - 1/298.15 K))``: about 0.025 mol/(L atm) at
+    37 C.
+
+    >>> round(float(henry_solubility_co2(37.0)) * 101325 / 1000, 4)   # mol/(L atm)
+    0.0249
+    """
+    (tc,) = _t(temperature_C)
+    T = tc + 273.15
+    return 0.034 * 1000.0 / ATMOSPHERE_PA * torch.exp(2400.0 * (1.0 / T - 1.0 / 298.15))
+
+
+def co2_partial_pressure(
+    cer: Num,
+    kla_co2: Num,
+    vvm: Num,
+    *,
+    mean_pressure: Num = ATMOSPHERE_PA,
+    temperature_C: Num = 37.0,
+) -> Tensor:
+    """Dissolved CO2 at steady state, as a partial pressure (Pa), from the CO2 evolution rate.
+
+    The CO2 the culture makes leaves with the gas: the exit gas carries the mole fraction
+    ``y = CER / n_gas`` (``n_gas = vvm/60 * p_atm / (R T)``, mol of gas per m3 of liquid per s),
+    which the liquid sees at the mean pressure of the column, and crossing the bubble film
+    needs the driving force ``CER / (kLa_CO2 kH)``:
+
+        pCO2 = y p_mean + CER / (kLa_CO2 kH_CO2(T)).
+
+    Low aeration (vvm) and tall tanks (p_mean) raise it; this is why pCO2 builds up in
+    production cell-culture tanks (Royce & Thornhill 1991).
+
+    Args:
+        cer: CO2 evolution rate (mol/m3/s).
+        kla_co2: volumetric CO2 transfer coefficient (1/s; about 0.89 kLa_O2).
+        vvm: aeration (gas volumes per liquid volume per minute).
+        mean_pressure: mean pressure of the liquid column (Pa).
+        temperature_C: culture temperature.
+
+    >>> p = co2_partial_pressure(5.0 / 3600, 10.0 / 3600, 0.05)   # 5 mmol/L/h, kLa 10/h
+    >>> round(float(p) / 133.322, 1)                              # mmHg
+    47.5
+    """
+    c, k, q, pm, tc = _t(cer, kla_co2, vvm, mean_pressure, temperature_C)
+    n_gas = q / 60.0 * ATMOSPHERE_PA / (8.314462618 * (tc + 273.15))
+    return c / n_gas * pm + c / (k * henry_solubility_co2(tc))
 
 
 def log_mean_pressure(p_top: Num, p_bottom: Num) -> Tensor:

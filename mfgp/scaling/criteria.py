@@ -96,6 +96,8 @@ class Vessel:
         power_number: Np of one impeller.
         U: jacket heat-transfer coefficient (W/m2/K).
         coolant_delta_T: culture minus coolant temperature (K).
+        cooling_W_per_K: the vessel's whole cooling capacity ``UA`` (W/K, jacket and coils);
+            ``None``: the jacket alone, ``U`` times the wetted wall and bottom.
         back_pressure_Pa: head-space over-pressure (Pa gauge).
 
     >>> Vessel(10.0).n_impellers_resolved
@@ -109,6 +111,7 @@ class Vessel:
     power_number: float = 5.0
     U: float = 500.0
     coolant_delta_T: float = 15.0
+    cooling_W_per_K: float | None = None
     back_pressure_Pa: float = 0.0
 
     def __post_init__(self) -> None:
@@ -244,7 +247,10 @@ def operating_point(
     cstar = corr.oxygen_saturation(
         temperature_C, liquid_height=g.H, back_pressure=vessel.back_pressure_Pa, density=density
     ).to(dtype)
-    qheat = corr.jacket_heat_removal(g.T, g.H, U=vessel.U, delta_T=vessel.coolant_delta_T)
+    if vessel.cooling_W_per_K is None:
+        qheat = corr.jacket_heat_removal(g.T, g.H, U=vessel.U, delta_T=vessel.coolant_delta_T)
+    else:
+        qheat = torch.as_tensor(vessel.cooling_W_per_K * vessel.coolant_delta_T, dtype=dtype)
     our_heat = corr.heat_limited_our(qheat, V, agitation_power_W=Pg) * corr.MOL_M3_S_TO_MMOL_L_H
     fl = corr.gas_flow_number(Q, N, g.D)
     fl_f = corr.flooding_flow_number(N, g.D, g.T)
