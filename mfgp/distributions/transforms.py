@@ -171,8 +171,9 @@ def widen(dist: Distribution, factor: Tensor | float) -> Distribution:
     """The distribution with its spread multiplied by ``factor`` (per point, ``>= 0``), its
     centre kept: every component's scale times ``factor`` and, in a mixture, every
     component's location moved away from the weighted mean of the locations by ``factor``
-    too (in log units for log-normal components, so a log-normal keeps its median). Used to
-    calibrate bands, e.g. to widen them with the distance of an extrapolation.
+    too (in log units for log-normal components, which are then shifted together so that the
+    mean is kept: widening a band must not move the point prediction). Used to calibrate
+    bands, e.g. to widen them with the distance of an extrapolation.
 
     >>> from mfgp.distributions import normal
     >>> d = widen(normal(torch.zeros(2), torch.ones(2)), torch.tensor([1.0, 2.0]))
@@ -185,6 +186,11 @@ def widen(dist: Distribution, factor: Tensor | float) -> Distribution:
     centre = (v.w * v.loc).sum(-1, keepdim=True)
     loc = centre + f * (v.loc - centre)
     scale = f * v.scale
+    if v.is_log:  # log E[Y] = logsumexp(log w + loc + scale^2 / 2): keep it
+        log_w = torch.log(v.w.clamp_min(1e-300))
+        before = torch.logsumexp(log_w + v.loc + 0.5 * v.scale**2, -1, keepdim=True)
+        after = torch.logsumexp(log_w + loc + 0.5 * scale**2, -1, keepdim=True)
+        loc = loc + (before - after)
     if not isinstance(dist, MixtureSameFamily):
         loc, scale = loc.squeeze(-1), scale.squeeze(-1)
         if isinstance(dist, TruncatedNormal):
