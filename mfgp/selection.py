@@ -19,6 +19,10 @@ The same validation calibrates the chosen model's bands for extrapolation
 the spread of its predictions grows with the distance (in decades of volume) beyond the
 largest measured scale; bands are never narrowed.
 
+``hybrid`` chosen by name gets the same calibration (:data:`CALIBRATED_MODELS`,
+:func:`model_calibration`): its own forward-chaining validation, or the records of ``auto``'s
+when ``auto`` validated it already.
+
 The validation fits are independent and run in parallel (:func:`mfgp.parallel.map_tasks`:
 joblib processes, or a Dask cluster with ``scheduler``). A model that cannot fit the data (for
 example ``classic`` on end-point data) or fails on a fold is left out with its reason.
@@ -42,6 +46,7 @@ import pandas as pd
 import torch
 
 from mfgp.data import ScaleUpData, endpoint_mask, forward_chaining
+from mfgp.distributions import lognormal
 from mfgp.exceptions import InputDataError, MFGPError
 from mfgp.metrics import crps, evaluate
 from mfgp.models.base import ScaleUpModel
@@ -51,6 +56,7 @@ from mfgp.prediction import Prediction
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "CALIBRATED_MODELS",
     "FALLBACK",
     "Selection",
     "applicable_models",
@@ -58,6 +64,7 @@ __all__ = [
     "candidate_options",
     "check_options_used",
     "fit_spread_calibration",
+    "model_calibration",
     "predict_outcome",
     "select_model",
     "spread_factor",
@@ -86,6 +93,9 @@ AUTO_CANDIDATES: tuple[str, ...] = (
 
 #: the model ``auto`` falls back to when the data have too few measured volumes to validate.
 FALLBACK = "hybrid"
+#: models whose bands are calibrated for extrapolation by default when chosen by name, as
+#: ``auto``'s choice is (:func:`model_calibration`).
+CALIBRATED_MODELS: tuple[str, ...] = ("hybrid",)
 
 
 def candidate_options(
@@ -165,11 +175,21 @@ def predict_outcome(model: ScaleUpModel, X: torch.Tensor, *, positive: bool) -> 
     included), widened by the model's extrapolation calibration when it has one
     (``model.metadata["spread_calibration"]``, set by ``auto``; :func:`spread_factor`), and
     conditioned on a positive response when the target is positive (every measured value
-    > 0), so that its bands never reach below zero."""
+    > 0), so that its bands never reach below zero.
+
+    A positive target whose bands are widened is first matched by a log-normal of the same
+    mean and variance and widened in log units (the mean kept): widening a Normal and then
+    conditioning it on a positive response would move its mean up with the width."""
     pred = model.predict(X, observation_noise=True)
     cal = getattr(model, "metadata", {}).get("spread_calibration")
     if cal:
-        pred = pred.widened(spread_factor(cal, X[..., 0]))
+        factor = spread_factor(cal, X[..., 0]).to(pred.mean)
+        if positive and bool((factor > 1).any()) and bool((pred.mean > 0).all()):
+            m, v = pred.mean, pred.variance.clamp_min(0.0)
+            s2 = torch.log1p(v / m**2)
+            matched = Prediction.from_distribution(lognormal(torch.log(m) - 0.5 * s2, s2))
+            return matched.widened(factor)
+        pred = pred.widened(factor)
     return pred.truncated(0.0) if positive else pred
 
 
@@ -486,6 +506,41 @@ def _one_standard_error(
         rule["kept_reference"] = True
         return reference, rule
     return best, rule
+
+
+def model_calibration(
+    name: str,
+    data: ScaleUpData,
+    *,
+    selection: Selection | None = None,
+    model_options: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    n_jobs: int | None = None,
+    scheduler: str | None = None,
+) -> dict[str, Any] | None:
+    """The extrapolation calibration of model ``name`` on ``data`` (:func:`fit_spread_calibration`
+    of its forward-chaining validation), or None when ``name`` is not one of
+    :data:`CALIBRATED_MODELS` or the data have fewer than three measured volumes.
+
+    Reuses ``selection``'s records when ``auto`` validated ``name`` on the same data; else runs
+    the validation of ``name`` alone (:func:`select_model` with ``candidates=[name]``).
+    """
+    if name not in CALIBRATED_MODELS or len(data.volumes()) < 3:
+        return None
+    if selection is not None and any(r["model"] == name for r in selection.records):
+        return fit_spread_calibration([r for r in selection.records if r["model"] == name])
+    own = select_model(
+        data,
+        candidates=[name],
+        model_options={name: candidate_options(name, model_options)},
+        seed=seed,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        reference=None,
+    )
+    if name in own.skipped:
+        return None
+    return own.calibration
 
 
 def calibrate(model: ScaleUpModel, calibration: Mapping[str, Any], data: ScaleUpData) -> None:

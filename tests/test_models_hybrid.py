@@ -25,7 +25,10 @@ def test_measurement_only_data_gets_a_surrogate_level0(split):
     model = HybridGP(restarts=1, maxiter=60).fit(train, seed=0)
     assert isinstance(model.level0, ScalingLawSurrogate)
     assert model.metadata["auto_level0"] is True
-    assert model.fit_choices() == {"surrogate_basis": model.metadata["surrogate"]["basis"]}
+    assert model.fit_choices() == {
+        "cheap_level": "scaling_law",  # chosen by forward-chaining error on the seed data
+        "surrogate_basis": model.metadata["surrogate"]["basis"],
+    }
     # the surrogate saw the training volumes only
     assert float(model.level0.run_log10_volume_.max()) == pytest.approx(math.log10(200.0))
     pred = model.predict(test.X)
@@ -89,7 +92,10 @@ def test_growth_curve_errors_name_the_users_run(mf_frame):
     short = meas[~((meas["run_id"] == "measured-20-1") & (meas["time_h"] > 6.0))]
     train, _ = ScaleUpData(short, target="C").holdout_largest(1)
     with pytest.raises(InputDataError, match="run 'measured-20-1' has 2 time points"):
-        HybridGP(restarts=1).fit(train)
+        HybridGP(restarts=1, cheap_level="scaling_law").fit(train)
+    # the automatic choice falls back to the physics level, which needs no curve per run
+    model = HybridGP(restarts=1, maxiter=30).fit(train)
+    assert model.fit_choices()["cheap_level"] == "physics"
 
 
 def test_select_surrogate_basis_prefers_the_generating_law():
@@ -107,3 +113,62 @@ def test_select_surrogate_basis_prefers_the_generating_law():
     assert set(scores) == {"power", "log", "piecewise"}
     assert scores["log"] < scores["power"]
     assert best in ("log", "piecewise") and scores[best] == min(scores.values())
+
+
+# ------------------------------------------------------------- physics level
+def _oxygen_limited(seed: int = 0):
+    """End-point titer of runs at 2 L-10 m3 whose oxygen supply (kLa C*, from the stirrer speed
+    and the aeration) falls short of a demand of 30 mmol/L/h in the slower-stirred runs: a
+    process written with mfgp.scaling's correlations, not with the physics level's kinetics."""
+    import numpy as np
+    import pandas as pd
+
+    from mfgp.scaling.criteria import Vessel, operating_point
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for volume in (2.0, 20.0, 200.0, 1000.0, 10000.0):
+        for _ in range(6):
+            rpm = float(rng.uniform(0.5, 1.5)) * 400.0 * (volume / 2.0) ** (-2.0 / 9.0)
+            vvm = float(rng.uniform(0.3, 1.0))
+            otr = float(operating_point(Vessel(volume), rpm, vvm).otr_max_mmol_L_h)
+            served = min(1.0, otr / 30.0)
+            titer = 6.0 * served * (1.0 + 0.02 * rng.standard_normal())
+            rows.append({"volume_L": volume, "rpm": rpm, "vvm": vvm, "titer_gL": titer})
+    return ScaleUpData(pd.DataFrame(rows), target="titer_gL").holdout_largest(1)
+
+
+def test_physics_level_when_it_predicts_the_larger_volumes_better(tmp_path):
+    from mfgp.physics import PhysicsLevel
+
+    train, test = _oxygen_limited()
+    model = HybridGP(restarts=1, maxiter=60).fit(train, seed=0)
+    assert model.fit_choices()["cheap_level"] == "physics"
+    scores = model.metadata["cheap_level_rmse"]
+    assert sum(scores["physics"]) < sum(scores["scaling_law"])
+    assert isinstance(model.level0, PhysicsLevel)
+    pred = model.predict(test.X)
+    rmse = float(torch.sqrt(torch.mean((pred.mean - test.Y.squeeze(-1)) ** 2)))
+    law = HybridGP(restarts=1, maxiter=60, cheap_level="scaling_law").fit(train, seed=0)
+    rmse_law = float(torch.sqrt(torch.mean((law.predict(test.X).mean - test.Y[:, 0]) ** 2)))
+    assert rmse < rmse_law
+    # the physics level's calibration variance is added to the GP's
+    plain = super(HybridGP, model).predict(model._internal_X(test.X))  # noqa: SLF001
+    assert bool((pred.variance >= plain.variance * (1 - 1e-9)).all())
+    curve = model.physics_curve([2.0, 1000.0, 50000.0], train.X[0])
+    assert list(curve["volume_L"]) == [2.0, 1000.0, 50000.0]
+    model.save(tmp_path / "m")
+    back = load_model(tmp_path / "m")
+    assert isinstance(back.level0, PhysicsLevel)
+    torch.testing.assert_close(back.predict(test.X).mean, pred.mean)
+    torch.testing.assert_close(back.predict(test.X).variance, pred.variance)
+
+
+def test_cheap_level_and_physics_options_are_checked():
+    with pytest.raises(InputDataError, match="cheap_level"):
+        HybridGP(cheap_level="mechanistic")
+    with pytest.raises(InputDataError, match="unknown physics option 'vessel'"):
+        HybridGP(physics={"vessel": {}})
+    train, _ = _oxygen_limited()
+    with pytest.raises(InputDataError, match="not a volume"):
+        HybridGP(cheap_level="physics", physics={"vessels": {"pilot": {}}}).fit(train)

@@ -145,3 +145,38 @@ def test_prefit_fits_on_all_the_data_beside_the_validation(tmp_path):
     torch.testing.assert_close(loaded.predict(X).mean, direct.predict(X).mean, rtol=1e-5, atol=1e-6)
     with pytest.raises(InputDataError, match="prefit_dir"):
         select_model(data, candidates=["gp"], model_options=opts, prefit={"gp": {}})
+
+
+def test_hybrid_chosen_by_name_gets_its_own_extrapolation_calibration():
+    from mfgp.selection import CALIBRATED_MODELS, model_calibration
+
+    data = _end_points(4)
+    assert "hybrid" in CALIBRATED_MODELS
+    assert model_calibration("ridge", data) is None  # only the calibrated models
+    opts = {"hybrid": {"restarts": 1, "maxiter": 40}}
+    own = model_calibration("hybrid", data, model_options=opts, n_jobs=1)
+    assert own is not None and own["c"] >= 0.0 and own["n"] == 6  # 2 folds x 3 end points
+    sel = select_model(data, candidates=["hybrid", "ridge"], model_options=opts, n_jobs=1)
+    reused = model_calibration("hybrid", data, selection=sel, model_options=opts)
+    assert reused == pytest.approx(own)  # auto's records of hybrid, not a second validation
+
+
+def test_calibrated_bands_widen_with_the_distance_beyond_the_data():
+    import torch
+
+    from mfgp.selection import calibrate, predict_outcome
+
+    data = _end_points(4)  # 1 L - 1000 L
+    model = get_model("hybrid", restarts=1, maxiter=40).fit(data, seed=0)
+    calibrate(model, {"c": 2.0}, data)
+    X = data.X[:3].clone()
+    widths = []
+    for decades in (0.5, 2.0):
+        X[:, 0] = 3.0 + decades
+        pred = predict_outcome(model, X, positive=True)
+        widths.append(float((pred.upper - pred.lower).mean()))
+    assert widths[1] > widths[0]
+    plain = model.predict(X, observation_noise=True)
+    wide = predict_outcome(model, X, positive=True)
+    assert bool((wide.upper - wide.lower > plain.upper - plain.lower).all())
+    torch.testing.assert_close(wide.mean, plain.mean, rtol=0.05, atol=0.0)

@@ -43,8 +43,10 @@ from mfgp.prediction import Prediction
 from mfgp.report import write_predict_report
 from mfgp.selection import (
     AUTO_CANDIDATES,
+    CALIBRATED_MODELS,
     Selection,
     candidate_options,
+    model_calibration,
     predict_outcome,
     select_model,
 )
@@ -267,6 +269,17 @@ def predict(
         fitted.fit(data, seed=seed)
         if selection is not None:
             calibrate(fitted, selection.calibration, data)
+        elif name in CALIBRATED_MODELS:
+            own = model_calibration(
+                name,
+                data,
+                model_options={name: opts},
+                seed=seed,
+                n_jobs=n_jobs,
+                scheduler=scheduler,
+            )
+            if own is not None:
+                calibrate(fitted, own, data)
         pred = predict_outcome(fitted, X, positive=bool((data.Y > 0).all()))
         check_finite_prediction(name, pred, _AskedRows(asked))  # type: ignore[arg-type]
     except Exception as err:

@@ -36,9 +36,11 @@ from mfgp.models.registry import get_model
 from mfgp.report import write_figures, write_report
 from mfgp.selection import (
     AUTO_CANDIDATES,
+    CALIBRATED_MODELS,
     Selection,
     applicable_models,
     candidate_options,
+    model_calibration,
     select_model,
 )
 
@@ -227,6 +229,16 @@ def run(
                     model = get_model(chosen, **candidate_options(chosen, model_options))
                     memory.check_model_memory(chosen, model, train)
                 cal = selection.calibration if name == AUTO and selection else None
+                if name in CALIBRATED_MODELS:
+                    cal = model_calibration(
+                        name,
+                        train,
+                        selection=selection,
+                        model_options=model_options,
+                        seed=seed,
+                        n_jobs=n_jobs,
+                        scheduler=scheduler,
+                    )
                 table, frame, entry = fit_and_score(
                     name, model, train, test, seed=seed, calibration=cal
                 )

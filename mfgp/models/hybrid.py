@@ -18,6 +18,17 @@ piecewise log-linear in V) is chosen by leave-one-scale-out error on the trainin
 turn, the surrogate is refitted on the others and scored on it; the basis with the lowest mean
 RMSE wins. A fixed basis can be given instead.
 
+**Physics level.** The cheap level may instead be a :class:`~mfgp.physics.PhysicsLevel`: the
+capacity of every vessel (P/V, kLa and OTR_max, cooling, mixing time, dissolved CO2) from the
+operating point and the vessel geometry (the ``physics={"vessels": ...}`` option, or geometric
+similarity defaults), paired with a compact kinetic model calibrated on the training runs; it
+bends where a vessel's capacity falls short of the culture's demand. ``cheap_level="auto"``
+(the default) chooses between it and the scaling law by forward-chaining error: each of the
+two largest training volumes (with at least two smaller ones) is predicted from the smaller
+volumes only, and the level with the lower mean RMSE wins (the scaling law on ties). The
+physics level's calibration uncertainty (its variance over drawn parameter sets) is added to
+the prediction: ``var = var_GP + rho(x)^2 var_physics(x)``.
+
 The measurements become level 1 inside the model; to the user they stay fidelity 0 (the only
 level of the data), so ``X`` is the same as for any other model.
 """
@@ -35,6 +46,7 @@ from mfgp.exceptions import InputDataError, MFGPError
 from mfgp.models.ar1 import AR1MultiFidelityGP
 from mfgp.models.base import Prediction, as_training_tensors, register_model
 from mfgp.models.baselines.common import data_layout, has_time_column
+from mfgp.physics import PhysicsLevel, target_kind
 from mfgp.scaling.bases import ScalingLawSurrogate
 from mfgp.scaling.endpoint_law import (
     ENDPOINT_BASES,
@@ -42,12 +54,15 @@ from mfgp.scaling.endpoint_law import (
     build_surrogate,
     endpoint_link,
 )
+from mfgp.scaling.vessels import physics_role
 
-__all__ = ["HybridGP", "select_surrogate_basis"]
+__all__ = ["CHEAP_LEVELS", "HybridGP", "forward_chaining_rmse", "select_surrogate_basis"]
 
 log = logging.getLogger(__name__)
 
 BASES = ("power", "log", "piecewise")
+#: what ``cheap_level`` may be.
+CHEAP_LEVELS = ("auto", "physics", "scaling_law")
 #: surrogate options that only growth-curve surrogates have (left out on end-point data)
 _GROWTH_ONLY = ("growth", "floor")
 
@@ -111,6 +126,60 @@ def select_surrogate_basis(
     return best, scores
 
 
+def forward_chaining_rmse(
+    make: Any, X_feat: Tensor, y: Tensor, *, groups: list[str] | None = None, folds: int = 2
+) -> list[float]:
+    """RMSE of a level predicting each of the ``folds`` largest volumes from the smaller ones
+    only (each fold keeps at least two smaller volumes); ``inf`` for a fold where it cannot be
+    fitted; an empty list when there is no such fold.
+
+    Args:
+        make: a callable returning an unfitted level with ``fit_features`` (a fresh one per
+            fold).
+        X_feat, y, groups: as in :func:`select_surrogate_basis`.
+    """
+    lv = X_feat[:, 0]
+    vols = torch.unique(lv)
+    errs = []
+    for v in vols[max(2, vols.numel() - folds) :]:
+        keep, test = lv < v, lv == v
+        g = None if groups is None else [gi for gi, k in zip(groups, keep, strict=True) if k]
+        try:
+            level = make().fit_features(X_feat[keep], y[keep], groups=g)
+            pred = level(X_feat[test])
+            errs.append(float(torch.sqrt(torch.mean((pred - y[test]) ** 2))))
+        except MFGPError:
+            errs.append(math.inf)
+    return errs
+
+
+def _choose_level(scores: dict[str, list[float]]) -> str:
+    """``"physics"`` when its mean forward-chaining RMSE over the folds both could fit is
+    lower (or only it could be fitted), else ``"scaling_law"``."""
+    phys, law = scores["physics"], scores["scaling_law"]
+    both = [(a, b) for a, b in zip(phys, law, strict=True) if math.isfinite(a + b)]
+    if both:
+        return "physics" if sum(a for a, _ in both) < sum(b for _, b in both) else "scaling_law"
+    if any(math.isfinite(a) for a in phys) and not any(math.isfinite(b) for b in law):
+        return "physics"
+    return "scaling_law"
+
+
+def physics_options(data: Any, feature_names: list[str] | None, d: int) -> dict[str, Any]:
+    """The column roles of a physics level on ``data``: time, stirrer speed and aeration
+    columns of ``X_feat`` (found by name, :func:`mfgp.scaling.vessels.physics_role`), and the
+    target's kind (biomass or product, :func:`mfgp.physics.target_kind`)."""
+    names = list(feature_names or [])[:d]
+    out: dict[str, Any] = {"target_kind": target_kind(getattr(data, "target", None))}
+    if has_time_column(feature_names, d):
+        out["time_column"] = 1
+    for i, name in enumerate(names):
+        role = physics_role(name)
+        if role is not None and f"{role}_column" not in out:
+            out[f"{role}_column"] = i
+    return out
+
+
 @register_model("hybrid")
 class HybridGP(AR1MultiFidelityGP):
     """AR1 co-kriging with an automatic scaling-law level 0 for measurement-only data.
@@ -122,6 +191,14 @@ class HybridGP(AR1MultiFidelityGP):
             :class:`~mfgp.scaling.endpoint_law.EndPointScalingLaw` (``basis``, ``link``,
             ``ridge``, ``knots``, ``operating_columns``; ``growth`` and ``floor`` do not apply
             and are left out; ``basis="auto"`` compares ``power`` and ``piecewise``).
+        cheap_level: ``"auto"`` (default: the physics level or the scaling law, whichever
+            predicts the largest training volumes better from the smaller ones), ``"physics"``
+            or ``"scaling_law"``; used on measurement-only data.
+        physics: options of :class:`~mfgp.physics.PhysicsLevel`: ``vessels`` (``{"VOLUME":
+            {"diameter_m", "h_over_t", "d_over_t", "n_impellers", "power_number", "U",
+            "coolant_delta_T", "cooling_W_per_K", "back_pressure_Pa"}}``), ``o2_fraction`` of
+            the sparge gas, ``temperature_C``, ``target_kind`` (default from the target's name),
+            ``n_draws``; the column roles are found from the column names.
         rho: ``"linear"`` (default: the scale factor is linear in ``log10_volume_L``, because
             the agreement between a cheap level and the measurements changes with scale) or
             ``"constant"``.
@@ -148,12 +225,27 @@ class HybridGP(AR1MultiFidelityGP):
         self,
         *,
         surrogate: dict[str, Any] | None = None,
+        cheap_level: str = "auto",
+        physics: dict[str, Any] | None = None,
         rho: str = "linear",
         delta_mean: str = "linear",
         **options: Any,
     ) -> None:
+        if cheap_level not in CHEAP_LEVELS:
+            raise InputDataError(
+                f"cheap_level must be one of {list(CHEAP_LEVELS)}, got {cheap_level!r}"
+            )
+        physics = dict(physics or {})
+        allowed = {"vessels", "o2_fraction", "temperature_C", "target_kind", "n_draws"}
+        unknown = sorted(set(physics) - allowed)
+        if unknown:
+            raise InputDataError(
+                f"unknown physics option {unknown[0]!r}; choose from {sorted(allowed)}"
+            )
         super().__init__(rho=rho, delta_mean=delta_mean, **options)
         self.config["surrogate"] = dict(surrogate or {})
+        self.config["cheap_level"] = cheap_level
+        self.config["physics"] = physics
 
     @property
     def _shift(self) -> int:
@@ -207,9 +299,32 @@ class HybridGP(AR1MultiFidelityGP):
                 Xf, yf, groups=groups, candidates=candidates, surrogate_cls=cls, **rest
             )
             self.metadata["surrogate_loso_rmse"] = scores
-        surrogate = cls(**opts, dtype=X.dtype)
+        choice = self.config["cheap_level"]
+        phys = {
+            **physics_options(data, feature_names, Xf.shape[-1]),
+            **self.config["physics"],
+            "seed": 0 if seed is None else int(seed),
+        }
+
+        def make_physics() -> PhysicsLevel:
+            return PhysicsLevel(**phys, dtype=X.dtype)
+
+        if choice == "auto":
+            scores = {
+                "physics": forward_chaining_rmse(make_physics, Xf, yf, groups=groups),
+                "scaling_law": forward_chaining_rmse(
+                    lambda: cls(**opts, dtype=X.dtype), Xf, yf, groups=groups
+                ),
+            }
+            self.metadata["cheap_level_rmse"] = scores
+            choice = _choose_level(scores)
+            log.info("hybrid: cheap level %s by forward-chaining RMSE %s", choice, scores)
+        surrogate = make_physics() if choice == "physics" else cls(**opts, dtype=X.dtype)
         surrogate.fit_features(Xf, yf, groups=groups)
-        self.metadata["surrogate"] = surrogate.get_config() if cls is EndPointScalingLaw else opts
+        self.metadata["cheap_level"] = choice
+        self.metadata["surrogate"] = (
+            surrogate.get_config() if choice == "physics" or cls is EndPointScalingLaw else opts
+        )
         self.level0 = surrogate.to(X.device)
         Xs = X.clone()
         Xs[:, -1] = 1
@@ -218,7 +333,8 @@ class HybridGP(AR1MultiFidelityGP):
             if getattr(data, key, None) is not None:
                 value = getattr(data, key)
                 self.metadata[key] = value if isinstance(value, str) else list(value)
-        self.metadata["fidelity_names"] = ["scaling_law_surrogate", *(names or ["measured"])]
+        low = "physics_level" if choice == "physics" else "scaling_law_surrogate"
+        self.metadata["fidelity_names"] = [low, *(names or ["measured"])]
         self.metadata["auto_level0"] = True
         return self
 
@@ -227,6 +343,10 @@ class HybridGP(AR1MultiFidelityGP):
         surrogate basis chosen by leave-one-scale-out error (``surrogate_basis``) and, for an
         end-point law, its link (``surrogate_link``: ``"log"`` or ``"identity"``)."""
         out = super().fit_choices()
+        if self.metadata.get("auto_level0"):
+            out["cheap_level"] = self.metadata.get("cheap_level", "scaling_law")
+        if isinstance(self.level0, PhysicsLevel):
+            return out
         if self.metadata.get("auto_level0") and "surrogate_loso_rmse" in self.metadata:
             out["surrogate_basis"] = self.metadata["surrogate"]["basis"]
         if self.metadata.get("auto_level0") and isinstance(self.level0, EndPointScalingLaw):
@@ -249,12 +369,34 @@ class HybridGP(AR1MultiFidelityGP):
         return super().posterior(self._internal_X(X), *args, **kwargs)
 
     def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
-        return super().predict(self._internal_X(X), observation_noise=observation_noise)
+        """AR1's prediction; with a physics level, its calibration variance
+        ``rho(x)^2 var_physics(x)`` is added (the spread widened about the centre)."""
+        Xi = self._internal_X(X)
+        pred = super().predict(Xi, observation_noise=observation_noise)
+        if not isinstance(self.level0, PhysicsLevel):
+            return pred
+        extra = self.rho(Xi).reshape(pred.mean.shape) ** 2 * self.level0.variance(X[..., :-1])
+        var = pred.variance.clamp_min(1e-300)
+        return pred.widened(torch.sqrt((var + extra.to(var)) / var))
+
+    def physics_curve(self, volumes_L: list[float], X_ref: Tensor) -> Any:
+        """With a physics level: its capacity-versus-demand table over ``volumes_L`` at the
+        operating point of the feature row ``X_ref`` (:meth:`PhysicsLevel.capacity_curve`);
+        None otherwise."""
+        if not isinstance(self.level0, PhysicsLevel):
+            return None
+        return self.level0.capacity_curve(volumes_L, X_ref[..., : X_ref.shape[-1] - 1])
 
     def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> HybridGP:
         return super().condition_on_observations(self._internal_X(X), Y, **kwargs)
 
     def _restore(self, state: dict[str, Any], metadata: dict[str, Any]) -> None:
         if metadata.get("auto_level0") and self.level0 is None:
-            self.level0 = build_surrogate(metadata["surrogate"], dtype=state["train_X"].dtype)
+            cfg = dict(metadata["surrogate"])
+            dtype = state["train_X"].dtype
+            if cfg.get("kind") == PhysicsLevel.kind:
+                cfg.pop("kind")
+                self.level0 = PhysicsLevel(**cfg, dtype=dtype)
+            else:
+                self.level0 = build_surrogate(cfg, dtype=dtype)
         super()._restore(state, metadata)
