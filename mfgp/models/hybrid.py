@@ -23,9 +23,11 @@ capacity of every vessel (P/V, kLa and OTR_max, cooling, mixing time, dissolved 
 operating point and the vessel geometry (the ``physics={"vessels": ...}`` option, or geometric
 similarity defaults), paired with a compact kinetic model calibrated on the training runs; it
 bends where a vessel's capacity falls short of the culture's demand. ``cheap_level="auto"``
-(the default) chooses between it and the scaling law by forward-chaining error: each of the
-two largest training volumes (with at least two smaller ones) is predicted from the smaller
-volumes only, and the level with the lower mean RMSE wins (the scaling law on ties). The
+(the default) chooses between it and the scaling law by forward-chaining error: the whole
+model, with each level in turn, predicts the harvest of each of the two largest training
+volumes (with at least two smaller ones) from the smaller volumes only, and the level with
+the lower summed RMSE over the folds both could fit wins (the scaling law on ties; on tensor
+input without volumes to chain, the two levels alone are compared the same way). The
 physics level's calibration uncertainty (its variance over drawn parameter sets) is added to
 the prediction: ``var = var_GP + rho(x)^2 var_physics(x)``.
 
@@ -37,12 +39,14 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from mfgp.exceptions import InputDataError, MFGPError
+from mfgp.data import ScaleUpData, endpoint_mask, forward_chaining
+from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning
 from mfgp.models.ar1 import AR1MultiFidelityGP
 from mfgp.models.base import Prediction, as_training_tensors, register_model
 from mfgp.models.baselines.common import data_layout, has_time_column
@@ -310,12 +314,15 @@ class HybridGP(AR1MultiFidelityGP):
             return PhysicsLevel(**phys, dtype=X.dtype)
 
         if choice == "auto":
-            scores = {
-                "physics": forward_chaining_rmse(make_physics, Xf, yf, groups=groups),
-                "scaling_law": forward_chaining_rmse(
-                    lambda: cls(**opts, dtype=X.dtype), Xf, yf, groups=groups
-                ),
-            }
+            if isinstance(data, ScaleUpData) and len(data.volumes()) >= 3:
+                scores = self._model_fold_rmse(data, seed)
+            else:  # tensors: compare the two levels alone
+                scores = {
+                    "physics": forward_chaining_rmse(make_physics, Xf, yf, groups=groups),
+                    "scaling_law": forward_chaining_rmse(
+                        lambda: cls(**opts, dtype=X.dtype), Xf, yf, groups=groups
+                    ),
+                }
             self.metadata["cheap_level_rmse"] = scores
             choice = _choose_level(scores)
             log.info("hybrid: cheap level %s by forward-chaining RMSE %s", choice, scores)
@@ -337,6 +344,28 @@ class HybridGP(AR1MultiFidelityGP):
         self.metadata["fidelity_names"] = [low, *(names or ["measured"])]
         self.metadata["auto_level0"] = True
         return self
+
+    def _model_fold_rmse(self, data: ScaleUpData, seed: int | None) -> dict[str, list[float]]:
+        """Harvest RMSE of this model with each cheap level forced, predicting each of the two
+        largest training volumes (with at least two smaller ones) from the smaller volumes
+        (one restart per fit: the ranking is what counts); ``inf`` where a fit fails."""
+        folds = list(forward_chaining(data))[-2:]
+        scores: dict[str, list[float]] = {"physics": [], "scaling_law": []}
+        for level in scores:
+            config = {**self.get_config(), "cheap_level": level, "restarts": 1}
+            for _, train, test in folds:
+                ends = test.subset(endpoint_mask(test))
+                try:
+                    with warnings.catch_warnings():  # inner validation fits: not the user's
+                        warnings.simplefilter("ignore", MFGPWarning)
+                        model = type(self)(**config).fit(train, seed=seed)
+                        mean = model.predict(ends.X).mean
+                    err = float(torch.sqrt(torch.mean((mean - ends.Y[:, 0]) ** 2)))
+                except MFGPError as error:
+                    log.info("hybrid: %s level failed on a fold: %s", level, error)
+                    err = math.inf
+                scores[level].append(err if math.isfinite(err) else math.inf)
+        return scores
 
     def fit_choices(self) -> dict[str, Any]:
         """AR1's choices plus, with an automatic level 0 whose basis was ``"auto"``, the
