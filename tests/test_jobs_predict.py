@@ -121,3 +121,23 @@ def test_cli_predict(tmp_path, capsys):
     assert "p_spec" in out and "note: 50000 L is 0.40 decades" in out
     saved = pd.read_csv(tmp_path / "o" / "predictions.csv")
     assert len(saved) == 2 and {"mean", "sd", "lower95", "upper95", "p_spec"} <= set(saved)
+
+
+def test_a_physics_level_is_shown_against_volume_in_the_report(tmp_path):
+    opts = {"hybrid": {"cheap_level": "physics", "restarts": 1, "physics": {"o2_fraction": 1.0}}}
+    res = predict(CHO, target="titer_gL", volumes=[50000], model="hybrid", model_options=opts,
+                  data_options={"categorical": ["cell_line"]}, out=tmp_path / "p")  # fmt: skip
+    curve = res.physics
+    assert curve["volume_L"].min() == 2.0 and curve["volume_L"].max() == 50000.0
+    assert {"otr_max", "heat_our_max", "demand_our", "f", "level_mean"} <= set(curve.columns)
+    # cooling per volume falls with scale at constant P/V
+    assert curve["heat_our_max"].iloc[-1] < curve["heat_our_max"].iloc[0]
+    out = tmp_path / "p"
+    assert (out / "physics.csv").is_file() and (out / "figures" / "physics.png").is_file()
+    report = (out / "report.md").read_text()
+    assert "## The physics level" in report and "log_our_demand" in report
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fit_choices"]["cheap_level"] == "physics"
+    assert metrics["physics"]["vessels"] == {}
+    # hybrid chosen by name is calibrated for extrapolation by its own validation
+    assert "spread_calibration" in res.model.metadata

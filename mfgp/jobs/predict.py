@@ -140,6 +140,9 @@ class PredictResult:
             volume.
         selection: ``auto``'s validation, when it ran.
         out_dir: the folder written, if any.
+        physics: with a physics level (``hybrid``'s cheap level): its capacity against
+            demand from the smallest vessel to the largest asked volume at the first asked
+            condition (:meth:`mfgp.physics.PhysicsLevel.capacity_curve`), else empty.
     """
 
     predictions: pd.DataFrame
@@ -151,6 +154,7 @@ class PredictResult:
     out_dir: Path | None = None
     spec: Spec | None = None
     cheap_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    physics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _decode(data: ScaleUpData, X: torch.Tensor) -> pd.DataFrame:
@@ -299,10 +303,26 @@ def predict(
     result = PredictResult(
         table, warnings, name, fitted, curve, selection, None, parsed_spec, cheap
     )
+    result.physics = _physics_curve(fitted, data, X, float(asked["volume_L"].max()))
     if out is not None:
         _write(result, data, Path(out), inputs, report=report)
         result.out_dir = Path(out)
     return result
+
+
+def _physics_curve(
+    model: ScaleUpModel, data: ScaleUpData, X: torch.Tensor, vmax: float
+) -> pd.DataFrame:
+    """The physics level's capacity-versus-demand table (every measured volume and 12 steps
+    up to ``vmax``), or an empty frame when the model has no physics level."""
+    draw = getattr(model, "physics_curve", None)
+    if not callable(draw):
+        return pd.DataFrame()
+    vmin = float(data.volumes().min())
+    grid = np.geomspace(vmin, max(vmax, vmin), 12).tolist()
+    volumes = sorted({float(f"{v:.6g}") for v in [*data.volumes().tolist(), *grid]})
+    curve = draw(volumes, X[0].detach().cpu())
+    return pd.DataFrame() if curve is None else curve
 
 
 def _named_options(name: str, options: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -336,6 +356,13 @@ def _write(
             metrics["selection"] = result.selection.to_dict()
             if len(result.selection.table):
                 io.atomic_write_csv(tmp / "validation.csv", result.selection.table)
+        if len(result.physics):
+            io.atomic_write_csv(tmp / "physics.csv", result.physics)
+            level = result.model.level0  # type: ignore[attr-defined]
+            metrics["physics"] = {
+                "vessels": level.vessel_table,
+                "parameters": level.parameters_table().to_dict(orient="records"),
+            }
         io.atomic_write_json(tmp / "metrics.json", metrics)
         if report:
             write_predict_report(result, data, tmp)

@@ -45,6 +45,7 @@ from mfgp.plotting.comparison import (
     volume_errors,
 )
 from mfgp.plotting.diagnostics import acquisition_proposals, fidelity_correlation, learning_curve
+from mfgp.plotting.physics import capacity_vs_demand
 from mfgp.plotting.scale_up import is_held_out, scale_up
 from mfgp.plotting.style import (
     GREY,
@@ -58,6 +59,7 @@ from mfgp.plotting.style import (
 from mfgp.plotting.time_courses import run_groups, time_course_grid, time_courses
 
 __all__ = [
+    "capacity_vs_demand",
     "GREY",
     "acquisition_proposals",
     "calibration",

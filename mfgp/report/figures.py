@@ -153,4 +153,15 @@ def predict_figures(result: PredictResult, data: ScaleUpData, fig_dir: Path) -> 
     )
     if path is not None:
         figures["scale_up"] = path
+    if len(result.physics):
+        path = _safely("physics", lambda: _physics_figure(fig_dir / "physics.png", result.physics))
+        if path is not None:
+            figures["physics"] = path
     return figures
+
+
+def _physics_figure(path: Path, curve: pd.DataFrame) -> Path:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.0), layout="constrained")
+    plotting.capacity_vs_demand(axes, curve)
+    return save_figure(fig, path)

@@ -44,6 +44,7 @@ def write_predict_report(result: PredictResult, data: ScaleUpData, out: Path) ->
             "from the predictive distribution.",
             "",
         ]
+    lines += _physics_section(result, figures, out)
     lines += ["## Where the request leaves the data", ""]
     lines += [f"- {w}" for w in result.warnings] or ["- nothing: every setting lies in the data."]
     lines += [""]
@@ -76,7 +77,57 @@ def write_predict_report(result: PredictResult, data: ScaleUpData, out: Path) ->
         + (", `p_spec`" if result.spec is not None else "")
         + ";",
         "- `model/`: the fitted model, `mfgp.load_model(path)`;",
-        "- `metrics.json`: the model, its choices, the warnings and `auto`'s validation.",
+        "- `metrics.json`: the model, its choices, the warnings and `auto`'s validation."
+        + ("\n- `physics.csv`: the physics level against volume." if len(result.physics) else ""),
         "",
     ]
     return io.atomic_write_text(out / "report.md", "\n".join(lines))
+
+
+def _physics_section(result: PredictResult, figures: dict[str, Path], out: Path) -> list[str]:
+    """The physics level: capacity against demand over volume, its figure, the vessels
+    (from the config or the defaults) and the calibrated parameters."""
+    if not len(result.physics):
+        return []
+    level = result.model.level0  # type: ignore[attr-defined]
+    cols = {
+        "volume_L": "volume (L)",
+        "p_per_v": "P/V (W/m3)",
+        "kla_per_h": "kLa (1/h)",
+        "otr_max": "OTR_max",
+        "heat_our_max": "cooling as OUR",
+        "demand_our": "O2 demand",
+        "mixing_time_s": "mixing time (s)",
+        "pco2_mmHg": "pCO2 (mmHg)",
+        "f": "limitation",
+        "level_mean": "level",
+        "level_sd": "level sd",
+    }
+    table = result.physics[list(cols)].rename(columns=cols)
+    table["volume (L)"] = [fmt_volume(v) for v in table["volume (L)"]]
+    described = ", ".join(level.vessel_table) or "none"
+    lines = [
+        "## The physics level",
+        "",
+        "The cheap level of this model: each vessel's capacity at the operating point "
+        "carried at constant P/V (oxygen transfer, cooling, mixing, dissolved CO2) against "
+        "the culture's demand calibrated on the measured runs; `limitation` is the fraction "
+        "of the unlimited culture the vessel allows (rates in mmol/L/h).",
+        "",
+    ]
+    if "physics" in figures:
+        rel = figures.pop("physics").relative_to(out).as_posix()
+        lines += [f"![capacity against demand]({rel})", ""]
+    lines += [md_table(table), ""]
+    lines += [
+        f"Vessels described in the `physics` option: {described}; every other vessel by "
+        "geometric similarity "
+        "(H/T from 1 at 10 L to 3 at 100 m3, D/T 1/3, one Rushton turbine per tank diameter "
+        "of height, jacket U = 500 W/m2/K with 15 K to the coolant).",
+        "",
+        "Calibrated parameters (`identified`: the data narrowed the prior by half or more):",
+        "",
+        md_table(level.parameters_table()),
+        "",
+    ]
+    return lines
