@@ -27,7 +27,9 @@ bends where a vessel's capacity falls short of the culture's demand. ``cheap_lev
 model, with each level in turn, predicts the harvest of each of the two largest training
 volumes (with at least two smaller ones) from the smaller volumes only, and the level with
 the lower summed RMSE over the folds both could fit wins (the scaling law on ties; on tensor
-input without volumes to chain, the two levels alone are compared the same way). The
+input without volumes to chain, the two levels alone are compared the same way). With too
+few measured volumes for a fold (fewer than three), the physics level is used when the
+vessels are described (``physics={"vessels": ...}``), else the scaling law. The
 physics level's calibration uncertainty (its variance over drawn parameter sets) is added to
 the prediction: ``var = var_GP + rho(x)^2 var_physics(x)``.
 
@@ -157,10 +159,15 @@ def forward_chaining_rmse(
     return errs
 
 
-def _choose_level(scores: dict[str, list[float]]) -> str:
-    """``"physics"`` when its mean forward-chaining RMSE over the folds both could fit is
-    lower (or only it could be fitted), else ``"scaling_law"``."""
+def _choose_level(scores: dict[str, list[float]], *, vessels_described: bool = False) -> str:
+    """``"physics"`` when its summed forward-chaining RMSE over the folds both could fit is
+    lower, when only it could be fitted, or when there is no fold to compare (fewer than
+    three measured volumes) and the vessels are described (the physics level then rests on
+    the real plant; on default vessels it is a guess, and a scaling law through the measured
+    volumes is kept); else ``"scaling_law"``."""
     phys, law = scores["physics"], scores["scaling_law"]
+    if not phys and not law:
+        return "physics" if vessels_described else "scaling_law"
     both = [(a, b) for a, b in zip(phys, law, strict=True) if math.isfinite(a + b)]
     if both:
         return "physics" if sum(a for a, _ in both) < sum(b for _, b in both) else "scaling_law"
@@ -324,7 +331,8 @@ class HybridGP(AR1MultiFidelityGP):
                     ),
                 }
             self.metadata["cheap_level_rmse"] = scores
-            choice = _choose_level(scores)
+            described = bool(self.config["physics"].get("vessels"))
+            choice = _choose_level(scores, vessels_described=described)
             log.info("hybrid: cheap level %s by forward-chaining RMSE %s", choice, scores)
         surrogate = make_physics() if choice == "physics" else cls(**opts, dtype=X.dtype)
         surrogate.fit_features(Xf, yf, groups=groups)
