@@ -162,6 +162,23 @@ def markdown(frame: pd.DataFrame, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def back_test(spec: dict, models: str, options: dict, seed: int, n_jobs: int | None):
+    """``mfgp.jobs.run`` on one data set, its largest volumes held out, into a scratch folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return run(
+            spec["path"],
+            target=spec["target"],
+            models=models,
+            holdout_largest=spec["holdout"],
+            data_options=spec["data_options"],
+            model_options=options,
+            out=Path(tmp) / "out",
+            seed=seed,
+            n_jobs=n_jobs,
+            report=False,
+        )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default=",".join(DATASETS))
@@ -174,37 +191,13 @@ def main() -> int:
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         spec = DATASETS[name]
         options = spec.get("model_options", {})
-        with tempfile.TemporaryDirectory() as tmp:
-            result = run(
-                spec["path"],
-                target=spec["target"],
-                models="auto,all",
-                holdout_largest=spec["holdout"],
-                data_options=spec["data_options"],
-                model_options=options,
-                out=Path(tmp) / "out",
-                seed=args.seed,
-                n_jobs=args.n_jobs,
-                report=False,
-            )
+        result = back_test(spec, "auto,all", options, args.seed, args.n_jobs)
         records += rows_of(name, result.metrics)
         chosen = result.metrics["models"].get("hybrid", {}).get("fit_choices", {})
         if "cheap_level" in chosen:  # measurement-only data: each cheap level forced
             for level in ("physics", "scaling_law"):
-                forced = {**options.get("hybrid", {}), "cheap_level": level}
-                with tempfile.TemporaryDirectory() as tmp:
-                    one = run(
-                        spec["path"],
-                        target=spec["target"],
-                        models="hybrid",
-                        holdout_largest=spec["holdout"],
-                        data_options=spec["data_options"],
-                        model_options={"hybrid": forced},
-                        out=Path(tmp) / "out",
-                        seed=args.seed,
-                        n_jobs=args.n_jobs,
-                        report=False,
-                    )
+                forced = {"hybrid": {**options.get("hybrid", {}), "cheap_level": level}}
+                one = back_test(spec, "hybrid", forced, args.seed, args.n_jobs)
                 records += rows_of(name, one.metrics, label=f"hybrid[{level}]")
         if result.selection is not None:
             coverage[name] = validation_coverage(result.selection)

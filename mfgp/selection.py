@@ -363,6 +363,7 @@ def select_model(
     reference: str | None = FALLBACK,
     prefit: Mapping[str, Mapping[str, Any]] | None = None,
     prefit_dir: str | Path | None = None,
+    desc: str = "auto: validation fits",
 ) -> Selection:
     """Choose a model by forward-chaining validation over volumes (see the module docstring).
 
@@ -377,6 +378,9 @@ def select_model(
         reference: the model kept unless another is better by more than one standard error
             (default :data:`FALLBACK`, the multi-fidelity GP; ``None``: the lowest mean score
             wins outright).
+        prefit, prefit_dir: models to fit on all of ``data`` beside the validation, and the
+            folder to save them in.
+        desc: the label of the progress bar.
 
     Returns:
         A :class:`Selection`. With fewer than three measured volumes nothing can be validated:
@@ -423,7 +427,7 @@ def select_model(
         tasks,
         n_jobs=n_jobs,
         scheduler=scheduler,
-        desc="auto: validation fits",
+        desc=desc,
         label=lambda t: (
             f"{t[1]} at {float(np.unique(t[4].volume_L)[0]):g} L"
             if t[0] == "fold"
@@ -537,6 +541,7 @@ def model_calibration(
         n_jobs=n_jobs,
         scheduler=scheduler,
         reference=None,
+        desc=f"{name}: calibration fits",
     )
     if name in own.skipped:
         return None

@@ -78,3 +78,21 @@ def test_suggest_with_vessels_on_cuda():
         rtol=1e-3,
         atol=1e-3,
     )
+
+
+def test_hybrid_with_a_physics_level_on_cuda():
+    from mfgp import datasets
+    from mfgp.models import get_model
+
+    preds = []
+    for device in ("cpu", "cuda"):
+        data = ScaleUpData(
+            datasets.file("cho_endpoint"), target="titer_gL", categorical=["cell_line"],
+            device=device,
+        )  # fmt: skip
+        train, test = data.holdout_largest(2)
+        model = get_model("hybrid", cheap_level="physics", restarts=1).fit(train, seed=0)
+        pred = model.predict(test.X)
+        assert pred.mean.device.type == device and bool((pred.variance > 0).all())
+        preds.append(pred.mean.cpu())
+    assert torch.allclose(preds[0], preds[1], rtol=1e-3, atol=1e-3)

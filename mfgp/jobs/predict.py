@@ -318,9 +318,14 @@ def _physics_curve(
     draw = getattr(model, "physics_curve", None)
     if not callable(draw):
         return pd.DataFrame()
-    vmin = float(data.volumes().min())
-    grid = np.geomspace(vmin, max(vmax, vmin), 12).tolist()
-    volumes = sorted({float(f"{v:.6g}") for v in [*data.volumes().tolist(), *grid]})
+    measured = data.volumes().tolist()
+    vmin = float(min(measured))
+    grid = [  # 12 steps, leaving out those next to a measured volume
+        v
+        for v in np.geomspace(vmin, max(vmax, vmin), 12).tolist()
+        if all(abs(math.log10(v / m)) > 0.05 for m in measured)
+    ]
+    volumes = sorted({float(f"{v:.6g}") for v in [*measured, vmax, *grid]})
     curve = draw(volumes, X[0].detach().cpu())
     return pd.DataFrame() if curve is None else curve
 

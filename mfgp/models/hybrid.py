@@ -315,6 +315,7 @@ class HybridGP(AR1MultiFidelityGP):
             **physics_options(data, feature_names, Xf.shape[-1]),
             **self.config["physics"],
             "seed": 0 if seed is None else int(seed),
+            "feature_names": list(feature_names or [])[: Xf.shape[-1]] or None,
         }
 
         def make_physics() -> PhysicsLevel:

@@ -48,6 +48,21 @@ log = logging.getLogger(__name__)
 _DEMAND_STARTS = (2.0, 20.0, 200.0)
 
 
+def _independent_columns(X: Tensor, columns: list[int]) -> list[int]:
+    """``columns`` without those that are constant or a linear function of an earlier one
+    (the last indicator of a factor is one minus the others: its effect is the intercept's)."""
+    kept: list[int] = []
+    for c in columns:
+        x = X[:, c]
+        if float(x.std()) < 1e-12:
+            continue
+        design = torch.stack([torch.ones_like(x), *[X[:, k] for k in kept]], -1)
+        fit = design @ torch.linalg.lstsq(design, x.unsqueeze(-1)).solution
+        if float((x - fit[:, 0]).std()) > 1e-9 * float(x.std()):
+            kept.append(c)
+    return kept
+
+
 class PhysicsLevel(nn.Module):
     """A calibrated physics level 0 (see the module docstring).
 
@@ -63,6 +78,7 @@ class PhysicsLevel(nn.Module):
         o2_fraction: O2 fraction of the sparge gas (air 0.2095, up to 1 for pure O2).
         n_draws: parameter sets drawn from the Laplace posterior for the variance.
         seed: seed of the draws.
+        feature_names: names of the ``X_feat`` columns (for the parameter table).
         dtype: float dtype of the parameters.
 
     Example:
@@ -90,9 +106,11 @@ class PhysicsLevel(nn.Module):
         o2_fraction: float = 0.2095,
         n_draws: int = 64,
         seed: int = 0,
+        feature_names: Sequence[str] | None = None,
         dtype: torch.dtype = DEFAULT_DTYPE,
     ) -> None:
         super().__init__()
+        self.feature_names = None if feature_names is None else [str(n) for n in feature_names]
         if target_kind not in ("biomass", "product"):
             raise InputDataError(f"target_kind must be 'biomass' or 'product', got {target_kind!r}")
         self.target_kind = target_kind
@@ -125,7 +143,9 @@ class PhysicsLevel(nn.Module):
     def parameter_names(self) -> list[str]:
         """Names of the parameters, in the order of ``theta_``."""
         q = self.op_mean_.numel()
-        names = ["log_amplitude", *[f"b[{c}]" for c in (self.operating_columns or [])][:q]]
+        label = dict(enumerate(self.feature_names or []))
+        cols = (self.operating_columns or [])[:q]
+        names = ["log_amplitude", *[f"b[{label.get(c, c)}]" for c in cols]]
         if self.time_column is not None:
             names += ["log_mu", "logit_x0", "logit_w"]
         return names + list(PHYSICS_PARAMETERS)
@@ -151,6 +171,7 @@ class PhysicsLevel(nn.Module):
             "o2_fraction": self.vessels.o2_fraction,
             "n_draws": self.n_draws,
             "seed": self.seed,
+            "feature_names": self.feature_names,
         }
 
     # ----------------------------------------------------------------- model
@@ -208,7 +229,9 @@ class PhysicsLevel(nn.Module):
             raise InputDataError("the physics level got NaN or infinite features or targets")
         if self.operating_columns is None:
             used = {0, self.time_column, self.rpm_column, self.vvm_column}
-            self.operating_columns = [c for c in range(X.shape[1]) if c not in used]
+            self.operating_columns = _independent_columns(
+                X, [c for c in range(X.shape[1]) if c not in used]
+            )
         q = len(self.operating_columns)
         self._register(q, self.theta_.dtype)
         ops = X[:, self.operating_columns]

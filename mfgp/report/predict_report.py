@@ -34,6 +34,7 @@ def write_predict_report(result: PredictResult, data: ScaleUpData, out: Path) ->
         "of a new run's measurement.",
         "",
     ]
+    lines += _cheap_level_line(result)
     if "scale_up" in figures:
         rel = figures.pop("scale_up").relative_to(out).as_posix()
         lines += [f"![scale-up figure]({rel})", ""]
@@ -131,3 +132,23 @@ def _physics_section(result: PredictResult, figures: dict[str, Path], out: Path)
         "",
     ]
     return lines
+
+
+def _cheap_level_line(result: PredictResult) -> list[str]:
+    """Which cheap level ``hybrid`` used on measurement-only data, and why."""
+    meta = getattr(result.model, "metadata", {})
+    level = meta.get("cheap_level")
+    if not level:
+        return []
+    text = f"Its cheap level: **{level.replace('_', ' ')}**"
+    scores = meta.get("cheap_level_rmse")
+    if scores:
+        each = "; ".join(
+            f"{k.replace('_', ' ')} " + ", ".join(f"{v:.3g}" for v in vals)
+            for k, vals in scores.items()
+        )
+        text += (
+            " (harvest RMSE of the model with each level, predicting each of the two largest "
+            f"measured volumes from the smaller ones: {each})"
+        )
+    return [text + ".", ""]
