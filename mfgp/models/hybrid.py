@@ -30,8 +30,9 @@ the lower summed RMSE over the folds both could fit wins (the scaling law on tie
 input without volumes to chain, the two levels alone are compared the same way). With too
 few measured volumes for a fold (fewer than three), the physics level is used when the
 vessels are described (``physics={"vessels": ...}``), else the scaling law. The
-physics level's calibration uncertainty (its variance over drawn parameter sets) is added to
-the prediction: ``var = var_GP + rho(x)^2 var_physics(x)``.
+physics level's calibration uncertainty (its covariance over drawn parameter sets) is added to
+the posterior: ``Cov = Cov_GP + rho(x) rho(x') Cov_physics(x, x')``, so that bands, the
+acquisition functions and the suggestions all see it.
 
 The measurements become level 1 inside the model; to the user they stay fidelity 0 (the only
 level of the data), so ``X`` is the same as for any other model.
@@ -407,15 +408,27 @@ class HybridGP(AR1MultiFidelityGP):
         return super().posterior(self._internal_X(X), *args, **kwargs)
 
     def predict(self, X: Tensor, *, observation_noise: bool = False) -> Prediction:
-        """AR1's prediction; with a physics level, its calibration variance
-        ``rho(x)^2 var_physics(x)`` is added (the spread widened about the centre)."""
-        Xi = self._internal_X(X)
-        pred = super().predict(Xi, observation_noise=observation_noise)
+        return super().predict(self._internal_X(X), observation_noise=observation_noise)
+
+    def _internal_posterior(
+        self, X: Tensor, observation_noise: bool | Tensor, *, diagonal: bool = False
+    ) -> tuple[Tensor, Tensor]:
+        """AR1's posterior; with a physics level, plus the covariance its calibration
+        uncertainty gives the measurements, ``rho(x) rho(x') Cov_s[g_s(x), g_s(x')]`` over
+        the drawn parameter sets ``g_s`` (in log units with ``log_transform``): the level is
+        uncertain the same way at every point, so the term is shared, not white. Not part of
+        the ``hyperparameter_samples`` mixture."""
+        mean, cov = super()._internal_posterior(X, observation_noise, diagonal=diagonal)
         if not isinstance(self.level0, PhysicsLevel):
-            return pred
-        extra = self.rho(Xi).reshape(pred.mean.shape) ** 2 * self.level0.variance(X[..., :-1])
-        var = pred.variance.clamp_min(1e-300)
-        return pred.widened(torch.sqrt((var + extra.to(var)) / var))
+            return mean, cov
+        draws = self.level0.draws(X[..., :-1]).to(cov)
+        if self.log_transform_:
+            draws = torch.log(draws.clamp_min(torch.finfo(draws.dtype).tiny))
+        dev = (draws - draws.mean(0)) * self.rho(X).reshape(X.shape[:-1]).to(cov)
+        extra = torch.einsum("s...i,s...j->...ij", dev, dev) / max(draws.shape[0] - 1, 1)
+        if diagonal:
+            extra = torch.diag_embed(extra.diagonal(dim1=-2, dim2=-1))
+        return mean, cov + extra
 
     def physics_curve(self, volumes_L: list[float], X_ref: Tensor) -> Any:
         """With a physics level: its capacity-versus-demand table over ``volumes_L`` at the
