@@ -391,6 +391,7 @@ def select_model(
     """
     if metric not in ("crps", "nlpd"):
         raise InputDataError(f"metric must be 'crps' or 'nlpd', got {metric!r}")
+    who = desc.split(":")[0]
     names = list(candidates or AUTO_CANDIDATES)
     known = available_models()
     unknown = [n for n in names if n not in known]
@@ -400,7 +401,7 @@ def select_model(
     per_model = {n: candidate_options(n, model_options) for n in names}
     usable, skipped = applicable_models(names, data, per_model)
     for name, why in skipped.items():
-        log.warning("auto: %s left out: %s", name, why)
+        log.warning("%s: %s left out: %s", who, name, why)
     vols = data.volumes()
     if len(vols) < 3:
         log.warning(
@@ -441,12 +442,12 @@ def select_model(
         if "error" in r and r["model"] not in failed:
             failed[r["model"]] = f"failed at {r['volume_L']:g} L: {r['error']}"
     for name, why in failed.items():
-        log.warning("auto: %s left out: %s", name, why)
+        log.warning("%s: %s left out: %s", who, name, why)
     skipped.update(failed)
     good = [r for r in records if r["model"] not in failed]
     if not good:
         raise InputDataError(
-            "auto: every candidate model failed in validation; "
+            f"{who}: every candidate model failed in validation; "
             + "; ".join(f"{k}: {v}" for k, v in list(failed.items())[:3])
         )
     cols = ["model", "volume_L", "n", "crps", "nlpd", "rmse", "coverage95", "width95", "seconds"]
@@ -461,7 +462,8 @@ def select_model(
     chosen, rule = _one_standard_error(scores, good, metric, reference)
     calibration = fit_spread_calibration([r for r in good if r["model"] == chosen])
     log.info(
-        "auto: %s chosen (mean validation %s %.4g; %s)%s",
+        "%s: %s chosen (mean validation %s %.4g; %s)%s",
+        who,
         chosen,
         metric.upper(),
         scores[chosen],
@@ -533,16 +535,20 @@ def model_calibration(
         return None
     if selection is not None and any(r["model"] == name for r in selection.records):
         return fit_spread_calibration([r for r in selection.records if r["model"] == name])
-    own = select_model(
-        data,
-        candidates=[name],
-        model_options={name: candidate_options(name, model_options)},
-        seed=seed,
-        n_jobs=n_jobs,
-        scheduler=scheduler,
-        reference=None,
-        desc=f"{name}: calibration fits",
-    )
+    try:
+        own = select_model(
+            data,
+            candidates=[name],
+            model_options={name: candidate_options(name, model_options)},
+            seed=seed,
+            n_jobs=n_jobs,
+            scheduler=scheduler,
+            reference=None,
+            desc=f"{name}: calibration fits",
+        )
+    except InputDataError as err:  # a fold it cannot fit: no calibration, not a failed job
+        log.warning("%s: bands not calibrated for extrapolation: %s", name, err)
+        return None
     if name in own.skipped:
         return None
     return own.calibration

@@ -180,3 +180,13 @@ def test_calibrated_bands_widen_with_the_distance_beyond_the_data():
     wide = predict_outcome(model, X, positive=True)
     assert bool((wide.upper - wide.lower > plain.upper - plain.lower).all())
     torch.testing.assert_close(wide.mean, plain.mean, rtol=0.05, atol=0.0)
+
+
+def test_a_calibration_that_cannot_be_validated_is_skipped_not_fatal(seed_frame, caplog):
+    from mfgp.selection import model_calibration
+
+    data = ScaleUpData(seed_frame, target="C")
+    opts = {"hybrid": {"cheap_level": "scaling_law", "surrogate": {"basis": "piecewise"}}}
+    with caplog.at_level(logging.WARNING, logger="mfgp.selection"):
+        assert model_calibration("hybrid", data, model_options=opts, n_jobs=1) is None
+    assert "bands not calibrated for extrapolation" in caplog.text
