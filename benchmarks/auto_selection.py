@@ -17,7 +17,8 @@ tabulates their harvest (end-point) RMSE, CRPS and 95 % coverage at the held-out
 
 Beside ``auto,all``, ``hybrid[physics]`` and ``hybrid[scaling_law]`` rows show the hybrid
 model with each cheap level forced (its default, ``cheap_level="auto"``, chooses by
-forward-chaining error on the training volumes).
+forward-chaining error on the training volumes), and ``hybrid[physics_inputs]`` the default
+hybrid whose GP levels also take the capacity groups as inputs (``physics_inputs=True``).
 
 Usage::
 
@@ -195,10 +196,15 @@ def main() -> int:
         records += rows_of(name, result.metrics)
         chosen = result.metrics["models"].get("hybrid", {}).get("fit_choices", {})
         if "cheap_level" in chosen:  # measurement-only data: each cheap level forced
-            for level in ("physics", "scaling_law"):
-                forced = {"hybrid": {**options.get("hybrid", {}), "cheap_level": level}}
+            variants = {
+                "hybrid[physics]": {"cheap_level": "physics"},
+                "hybrid[scaling_law]": {"cheap_level": "scaling_law"},
+                "hybrid[physics_inputs]": {"physics_inputs": True},
+            }
+            for label, extra in variants.items():
+                forced = {"hybrid": {**options.get("hybrid", {}), **extra}}
                 one = back_test(spec, "hybrid", forced, args.seed, args.n_jobs)
-                records += rows_of(name, one.metrics, label=f"hybrid[{level}]")
+                records += rows_of(name, one.metrics, label=label)
         if result.selection is not None:
             coverage[name] = validation_coverage(result.selection)
         print(f"{name}: auto chose {result.selection.chosen if result.selection else '-'}")

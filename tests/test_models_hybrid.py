@@ -181,3 +181,22 @@ def test_cheap_level_and_physics_options_are_checked():
     train, _ = _oxygen_limited()
     with pytest.raises(InputDataError, match="not a volume"):
         HybridGP(cheap_level="physics", physics={"vessels": {"pilot": {}}}).fit(train)
+
+
+def test_capacity_groups_as_gp_inputs(tmp_path):
+    from mfgp.models.hybrid import PHYSICS_INPUTS
+
+    train, test = _oxygen_limited()
+    model = HybridGP(restarts=1, maxiter=40, physics_inputs=True).fit(train, seed=0)
+    assert model.train_X_.shape[-1] == train.X.shape[-1] + len(PHYSICS_INPUTS)
+    pred = model.predict(test.X)
+    assert torch.isfinite(pred.mean).all() and (pred.variance > 0).all()
+    # the GP's extra inputs follow the vessel: faster stirring, more kLa
+    fast = test.X[:1].clone()
+    fast[:, 1] *= 2.0
+    with torch.no_grad():
+        assert float(model.posterior(fast).mean) != float(model.posterior(test.X[:1]).mean)
+    model.save(tmp_path / "m")
+    torch.testing.assert_close(load_model(tmp_path / "m").predict(test.X).mean, pred.mean)
+    with pytest.raises(InputDataError, match="unknown physics input 'kla'"):
+        HybridGP(physics_inputs=["kla"])

@@ -53,7 +53,7 @@ from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning
 from mfgp.models.ar1 import AR1MultiFidelityGP
 from mfgp.models.base import Prediction, as_training_tensors, register_model
 from mfgp.models.baselines.common import data_layout, has_time_column
-from mfgp.physics import PhysicsLevel, target_kind
+from mfgp.physics import CAPACITY_GROUPS, PhysicsLevel, VesselSet, capacity_groups, target_kind
 from mfgp.scaling.bases import ScalingLawSurrogate
 from mfgp.scaling.endpoint_law import (
     ENDPOINT_BASES,
@@ -63,13 +63,21 @@ from mfgp.scaling.endpoint_law import (
 )
 from mfgp.scaling.vessels import physics_role
 
-__all__ = ["CHEAP_LEVELS", "HybridGP", "forward_chaining_rmse", "select_surrogate_basis"]
+__all__ = [
+    "CHEAP_LEVELS",
+    "PHYSICS_INPUTS",
+    "HybridGP",
+    "forward_chaining_rmse",
+    "select_surrogate_basis",
+]
 
 log = logging.getLogger(__name__)
 
 BASES = ("power", "log", "piecewise")
 #: what ``cheap_level`` may be.
 CHEAP_LEVELS = ("auto", "physics", "scaling_law")
+#: the capacity groups ``physics_inputs=True`` gives the GP (log10 of each).
+PHYSICS_INPUTS = ("kla_per_h", "heat_our_max", "mixing_time_s")
 #: surrogate options that only growth-curve surrogates have (left out on end-point data)
 _GROWTH_ONLY = ("growth", "floor")
 
@@ -211,6 +219,11 @@ class HybridGP(AR1MultiFidelityGP):
             "coolant_delta_T", "cooling_W_per_K", "back_pressure_Pa"}}``), ``o2_fraction`` of
             the sparge gas, ``temperature_C``, ``target_kind`` (default from the target's name),
             ``n_draws``; the column roles are found from the column names.
+        physics_inputs: ``True`` (the groups :data:`PHYSICS_INPUTS`) or a list of capacity
+            groups (:data:`mfgp.physics.CAPACITY_GROUPS`) whose log10 the GP levels take as
+            extra inputs beside the features, computed per row from the volume, the stirrer
+            speed, the aeration and the vessels of ``physics``; measurement-only data only.
+            Default ``False``.
         rho: ``"linear"`` (default: the scale factor is linear in ``log10_volume_L``, because
             the agreement between a cheap level and the measurements changes with scale) or
             ``"constant"``.
@@ -239,6 +252,7 @@ class HybridGP(AR1MultiFidelityGP):
         surrogate: dict[str, Any] | None = None,
         cheap_level: str = "auto",
         physics: dict[str, Any] | None = None,
+        physics_inputs: bool | list[str] = False,
         rho: str = "linear",
         delta_mean: str = "linear",
         **options: Any,
@@ -254,7 +268,14 @@ class HybridGP(AR1MultiFidelityGP):
             raise InputDataError(
                 f"unknown physics option {unknown[0]!r}; choose from {sorted(allowed)}"
             )
+        inputs = list(PHYSICS_INPUTS) if physics_inputs is True else list(physics_inputs or [])
+        bad = [g for g in inputs if g not in CAPACITY_GROUPS]
+        if bad:
+            raise InputDataError(
+                f"unknown physics input {bad[0]!r}; choose from {list(CAPACITY_GROUPS)}"
+            )
         super().__init__(rho=rho, delta_mean=delta_mean, **options)
+        self.config["physics_inputs"] = inputs
         self.config["surrogate"] = dict(surrogate or {})
         self.config["cheap_level"] = cheap_level
         self.config["physics"] = physics
@@ -343,9 +364,19 @@ class HybridGP(AR1MultiFidelityGP):
             surrogate.get_config() if choice == "physics" or cls is EndPointScalingLaw else opts
         )
         self.level0 = surrogate.to(X.device)
-        Xs = X.clone()
-        Xs[:, -1] = 1
-        super().fit((Xs, Y, Yvar), seed=seed, **options)
+        self.metadata["auto_level0"] = True
+        if self.config["physics_inputs"]:
+            self.metadata["physics_inputs"] = {
+                "groups": list(self.config["physics_inputs"]),
+                "rpm_column": phys.get("rpm_column"),
+                "vvm_column": phys.get("vvm_column"),
+                "vessels": self.config["physics"].get("vessels"),
+                "o2_fraction": float(self.config["physics"].get("o2_fraction", 0.2095)),
+                "temperature_C": float(self.config["physics"].get("temperature_C", 37.0)),
+            }
+        else:
+            self.metadata.pop("physics_inputs", None)
+        super().fit((self._internal_X(X), Y, Yvar), seed=seed, **options)
         for key in ("feature_names", "target"):
             if getattr(data, key, None) is not None:
                 value = getattr(data, key)
@@ -402,7 +433,25 @@ class HybridGP(AR1MultiFidelityGP):
             )
         Xs = X.clone()
         Xs[..., -1] = 1
-        return Xs
+        spec = self.metadata.get("physics_inputs")
+        if not spec:
+            return Xs
+        return torch.cat([Xs[..., :-1], self._capacity_inputs(X, spec), Xs[..., -1:]], dim=-1)
+
+    @staticmethod
+    def _capacity_inputs(X: Tensor, spec: dict[str, Any]) -> Tensor:
+        """``... x n x g``: log10 of the capacity groups of ``spec`` at every row of ``X``."""
+        flat = X.reshape(-1, X.shape[-1]).detach()
+        vessels = VesselSet.from_config(
+            spec.get("vessels"),
+            temperature_C=spec["temperature_C"],
+            o2_fraction=spec["o2_fraction"],
+        )
+        rpm = None if spec["rpm_column"] is None else flat[:, spec["rpm_column"]]
+        vvm = None if spec["vvm_column"] is None else flat[:, spec["vvm_column"]]
+        g = capacity_groups(10.0 ** flat[:, 0], rpm, vvm, vessels)
+        cols = [torch.log10(g[k].clamp_min(1e-6)) for k in spec["groups"]]
+        return torch.stack(cols, dim=-1).reshape(*X.shape[:-1], len(cols)).to(X)
 
     def posterior(self, X: Tensor, *args: Any, **kwargs: Any):  # type: ignore[override]
         return super().posterior(self._internal_X(X), *args, **kwargs)
