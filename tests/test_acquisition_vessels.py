@@ -332,3 +332,21 @@ def test_suggestions_csv_uses_the_files_own_column_names_and_units(tmp_path) -> 
     rows["titer"] = [4.0, 4.2]
     pd.concat([frame, rows]).to_csv(tmp_path / "plant2.csv", index=False)
     assert len(ScaleUpData(tmp_path / "plant2.csv", target="titer")) == len(frame) + 2
+
+
+def test_config_vessel_geometry_reaches_the_physics_level() -> None:
+    from mfgp import datasets
+
+    data = ScaleUpData(datasets.file("cho_endpoint"), target="titer_gL", categorical=["cell_line"])
+    res = run_suggest(
+        data,
+        costs="2L=1,200L=20",
+        target_volume_L=5e4,
+        model="hybrid",
+        model_options={"cheap_level": "physics", "restarts": 1},
+        config={"vessels": {"200 L": {"h_over_t": 2.0, "n_impellers": 2}}},
+        q=1,
+        n_candidates=32,
+    )
+    assert res.model.level0.vessel_table == {"200 L": {"h_over_t": 2.0, "n_impellers": 2}}
+    assert res.model.level0.vessels.vessel(200.0).aspect == 2.0

@@ -28,6 +28,7 @@ from mfgp.data.reading import ANNOTATION_PREFIX
 from mfgp.exceptions import InputDataError
 from mfgp.memory import check_model_memory
 from mfgp.models.registry import get_model, load_model
+from mfgp.scaling.vessels import GEOMETRY_KEYS
 from mfgp.selection import FALLBACK, calibrate, candidate_options, select_model
 
 __all__ = ["SUGGEST_CANDIDATES", "SuggestResult", "pending_runs", "run_suggest", "suggestion_rows"]
@@ -132,6 +133,24 @@ def suggestion_rows(result: Suggestions, data: ScaleUpData) -> pd.DataFrame:
     return out
 
 
+def _with_config_vessels(
+    options: Mapping[str, Any], cfg: Mapping[str, Any], model_name: str
+) -> dict[str, Any]:
+    """``options`` with the geometry keys of the config's ``[vessels]`` tables as the physics
+    level's vessels (``physics.vessels``) of ``hybrid`` (named, or a candidate of ``auto``),
+    unless the options describe them already."""
+    tables = {
+        str(k): {g: v for g, v in dict(t).items() if g in GEOMETRY_KEYS}
+        for k, t in dict(cfg.get("vessels", {})).items()
+        if isinstance(t, Mapping)
+    }
+    tables = {k: t for k, t in tables.items() if t}
+    physics = dict(options.get("physics") or {})
+    if not tables or "vessels" in physics or model_name not in ("hybrid", "auto"):
+        return dict(options)
+    return {**options, "physics": {**physics, "vessels": tables}}
+
+
 def run_suggest(
     data: Any,
     *,
@@ -162,7 +181,9 @@ def run_suggest(
     :data:`VALIDATION_RESTARTS` restart unless ``restarts`` is given, and the chosen model's
     bands widened beyond the data as ``mfgp predict`` widens them; seed 0, 256 candidates per
     option); a ``[model_options]`` table gives constructor options of the model (e.g.
-    ``restarts = 1``). ``pending``: runs already planned (:func:`pending_runs`), conditioned
+    ``restarts = 1``); the geometry in the ``[vessels]`` tables also describes the vessels of
+    ``hybrid``'s physics level, unless its ``physics`` option gives them. ``pending``: runs
+    already planned (:func:`pending_runs`), conditioned
     on and never proposed again. ``spec``: with ``optimise``, the probability that the
     recommended production set point meets ``value >= spec``. ``suggestions.csv``
     (:func:`suggestion_rows`) and ``suggestions.json`` are written atomically into ``out``
@@ -209,6 +230,7 @@ def run_suggest(
     if X_pending is not None:
         log.info("conditioning on %d planned run(s) from %s", X_pending.shape[0], pending)
     options = {**dict(cfg.get("model_options", {})), **dict(model_options or {})}
+    options = _with_config_vessels(options, cfg, model_name)
     selection = None
     fitted = None
     if model_name == "auto":  # among the models that can condition on planned runs
