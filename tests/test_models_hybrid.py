@@ -26,7 +26,7 @@ def test_measurement_only_data_gets_a_surrogate_level0(split):
     assert isinstance(model.level0, ScalingLawSurrogate)
     assert model.metadata["auto_level0"] is True
     assert model.fit_choices() == {
-        "cheap_level": "scaling_law",  # chosen by forward-chaining error on the seed data
+        "cheap_level": "scaling_law",  # no vessels described: no physics level unless asked
         "surrogate_basis": model.metadata["surrogate"]["basis"],
     }
     # the surrogate saw the training volumes only
@@ -93,8 +93,10 @@ def test_growth_curve_errors_name_the_users_run(mf_frame):
     train, _ = ScaleUpData(short, target="C").holdout_largest(1)
     with pytest.raises(InputDataError, match="run 'measured-20-1' has 2 time points"):
         HybridGP(restarts=1, cheap_level="scaling_law").fit(train)
-    # the automatic choice falls back to the physics level, which needs no curve per run
-    model = HybridGP(restarts=1, maxiter=30).fit(train)
+    # with the vessels described, the automatic choice falls back to the physics level,
+    # which needs no curve per run
+    vessels = {"20 L": {"h_over_t": 1.0}}
+    model = HybridGP(restarts=1, maxiter=30, physics={"vessels": vessels}).fit(train)
     assert model.fit_choices()["cheap_level"] == "physics"
 
 
@@ -142,7 +144,12 @@ def test_physics_level_when_it_predicts_the_larger_volumes_better(tmp_path):
     from mfgp.physics import PhysicsLevel
 
     train, test = _oxygen_limited()
-    model = HybridGP(restarts=1, maxiter=60).fit(train, seed=0)
+    # no vessels described: the scaling law, unless the physics level is asked for
+    assert HybridGP(restarts=1, maxiter=30).fit(train).fit_choices()["cheap_level"] == (
+        "scaling_law"
+    )
+    vessels = {"2 L": {"h_over_t": 1.0}}  # the geometry the process was written with
+    model = HybridGP(restarts=1, maxiter=60, physics={"vessels": vessels}).fit(train, seed=0)
     assert model.fit_choices()["cheap_level"] == "physics"
     scores = model.metadata["cheap_level_rmse"]
     assert sum(scores["physics"]) < sum(scores["scaling_law"])

@@ -23,13 +23,15 @@ capacity of every vessel (P/V, kLa and OTR_max, cooling, mixing time, dissolved 
 operating point and the vessel geometry (the ``physics={"vessels": ...}`` option, or geometric
 similarity defaults), paired with a compact kinetic model calibrated on the training runs; it
 bends where a vessel's capacity falls short of the culture's demand. ``cheap_level="auto"``
-(the default) chooses between it and the scaling law by forward-chaining error: the whole
-model, with each level in turn, predicts the harvest of each of the two largest training
-volumes (with at least two smaller ones) from the smaller volumes only, and the level with
-the lower summed RMSE over the folds both could fit wins (the scaling law on ties; on tensor
-input without volumes to chain, the two levels alone are compared the same way). With too
-few measured volumes for a fold (fewer than three), the physics level is used when the
-vessels are described (``physics={"vessels": ...}``), else the scaling law. The
+(the default) considers it only when the vessels are described (``physics={"vessels":
+...}``, or a suggest config's ``[vessels]``): a physics level on default vessels is a guess
+about the plant, and is used only when asked for (``cheap_level="physics"``). With described
+vessels it chooses between the two by forward-chaining error: the whole model, with each
+level in turn, predicts the harvest of each of the two largest training volumes (with at
+least two smaller ones) from the smaller volumes only, and the level with the lower summed
+RMSE over the folds both could fit wins (the scaling law on ties; on tensor input without
+volumes to chain, the two levels alone are compared the same way; with fewer than three
+measured volumes, nothing to compare, the physics level). The
 physics level's calibration uncertainty (its covariance over drawn parameter sets) is added to
 the posterior: ``Cov = Cov_GP + rho(x) rho(x') Cov_physics(x, x')``, so that bands, the
 acquisition functions and the suggestions all see it.
@@ -171,9 +173,7 @@ def forward_chaining_rmse(
 def _choose_level(scores: dict[str, list[float]], *, vessels_described: bool = False) -> str:
     """``"physics"`` when its summed forward-chaining RMSE over the folds both could fit is
     lower, when only it could be fitted, or when there is no fold to compare (fewer than
-    three measured volumes) and the vessels are described (the physics level then rests on
-    the real plant; on default vessels it is a guess, and a scaling law through the measured
-    volumes is kept); else ``"scaling_law"``."""
+    three measured volumes) and the vessels are described; else ``"scaling_law"``."""
     phys, law = scores["physics"], scores["scaling_law"]
     if not phys and not law:
         return "physics" if vessels_described else "scaling_law"
@@ -211,9 +211,10 @@ class HybridGP(AR1MultiFidelityGP):
             :class:`~mfgp.scaling.endpoint_law.EndPointScalingLaw` (``basis``, ``link``,
             ``ridge``, ``knots``, ``operating_columns``; ``growth`` and ``floor`` do not apply
             and are left out; ``basis="auto"`` compares ``power`` and ``piecewise``).
-        cheap_level: ``"auto"`` (default: the physics level or the scaling law, whichever
-            predicts the largest training volumes better from the smaller ones), ``"physics"``
-            or ``"scaling_law"``; used on measurement-only data.
+        cheap_level: ``"auto"`` (default: with the vessels described in ``physics``, the
+            physics level or the scaling law, whichever predicts the largest training volumes
+            better from the smaller ones; else the scaling law), ``"physics"`` or
+            ``"scaling_law"``; used on measurement-only data.
         physics: options of :class:`~mfgp.physics.PhysicsLevel`: ``vessels`` (``{"VOLUME":
             {"diameter_m", "h_over_t", "d_over_t", "n_impellers", "power_number", "U",
             "coolant_delta_T", "cooling_W_per_K", "back_pressure_Pa"}}``), ``o2_fraction`` of
@@ -343,7 +344,11 @@ class HybridGP(AR1MultiFidelityGP):
         def make_physics() -> PhysicsLevel:
             return PhysicsLevel(**phys, dtype=X.dtype)
 
-        if choice == "auto":
+        described = bool(self.config["physics"].get("vessels"))
+        self.metadata.pop("cheap_level_rmse", None)
+        if choice == "auto" and not described:  # a physics level on invented vessels: asked for
+            choice = "scaling_law"
+        elif choice == "auto":
             if isinstance(data, ScaleUpData) and len(data.volumes()) >= 3:
                 scores = self._model_fold_rmse(data, seed)
             else:  # tensors: compare the two levels alone
@@ -354,8 +359,7 @@ class HybridGP(AR1MultiFidelityGP):
                     ),
                 }
             self.metadata["cheap_level_rmse"] = scores
-            described = bool(self.config["physics"].get("vessels"))
-            choice = _choose_level(scores, vessels_described=described)
+            choice = _choose_level(scores, vessels_described=True)
             log.info("hybrid: cheap level %s by forward-chaining RMSE %s", choice, scores)
         surrogate = make_physics() if choice == "physics" else cls(**opts, dtype=X.dtype)
         surrogate.fit_features(Xf, yf, groups=groups)
