@@ -55,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mfgp`` console script; returns the exit status (0 done, 2 bad
     input or a failed fit, 130 interrupted)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the logging or warnings are being restored
+        print(_INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+_INTERRUPTED = "interrupted: stopped before the end; no output was written or changed"
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     saved = _logging_state()
@@ -66,9 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "interrupted: stopped before the end; no output was written or changed", file=sys.stderr
-        )
+        print(_INTERRUPTED, file=sys.stderr)
         return 130
     finally:
         _restore_logging(saved)
