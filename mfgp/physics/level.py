@@ -348,9 +348,9 @@ class PhysicsLevel(nn.Module):
                 gives its power per volume in each vessel (constant P/V).
 
         Returns:
-            One row per volume: ``volume_L``, the capacity groups, the oxygen demand and
-            its served fraction, pCO2, each limitation factor (MAP) and the level's mean and
-            sd (over the draws).
+            One row per volume: ``volume_L``, the capacity groups, the oxygen demand (MAP,
+            and the 95 % range over the parameter draws) and its served fraction, pCO2, each
+            limitation factor (MAP) and the level's mean and sd (over the draws).
         """
         self._check_fitted()
         ref = X_ref.reshape(1, -1).to(self.theta_)
@@ -373,6 +373,10 @@ class PhysicsLevel(nn.Module):
         frame.update({k: v.detach().cpu().numpy() for k, v in parts.items()})
         frame["level_mean"] = self._predict(X, g, self.theta_).cpu().numpy()
         frame["level_sd"] = draws.std(0).cpu().numpy()
+        demand = self.draws_[:, self._slices()[2].start].exp()  # over the parameter draws
+        low, high = torch.quantile(demand, torch.tensor([0.025, 0.975]).to(demand)).tolist()
+        frame["demand_lower95"] = [low] * len(volumes_L)
+        frame["demand_upper95"] = [high] * len(volumes_L)
         return pd.DataFrame(frame)
 
     def extra_repr(self) -> str:

@@ -34,13 +34,18 @@ _FACTORS = (
 def capacity_vs_demand(axes: Sequence[Axes], curve: pd.DataFrame) -> Sequence[Axes]:
     """Draw a physics level's capacity-versus-demand table
     (:meth:`mfgp.physics.PhysicsLevel.capacity_curve`) on two axes: the oxygen transfer and
-    cooling capacities against the calibrated oxygen demand (mmol/L/h, log scale), and each
+    cooling capacities against the calibrated oxygen demand (mmol/L/h, log scale; shaded: its
+    95 % range over the calibration's parameter draws, when the table has it), and each
     limitation factor (the fraction of the unlimited culture that the vessel allows)."""
     left, right = axes[0], axes[1]
     v = curve["volume_L"]
     left.plot(v, curve["otr_max"], "o-", ms=3, label="OTR_max (kLa C*)")
     left.plot(v, curve["heat_our_max"], "s-", ms=3, label="cooling (as OUR)")
     left.plot(v, curve["demand_our"], "k--", label="oxygen demand")
+    if {"demand_lower95", "demand_upper95"} <= set(curve):
+        left.fill_between(
+            v, curve["demand_lower95"], curve["demand_upper95"], color="k", alpha=0.12, lw=0
+        )
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xlabel("working volume (L)")
