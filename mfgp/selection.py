@@ -46,7 +46,6 @@ import pandas as pd
 import torch
 
 from mfgp.data import ScaleUpData, endpoint_mask, forward_chaining
-from mfgp.distributions import lognormal
 from mfgp.exceptions import InputDataError, MFGPError
 from mfgp.metrics import crps, evaluate
 from mfgp.models.base import ScaleUpModel
@@ -187,8 +186,7 @@ def predict_outcome(model: ScaleUpModel, X: torch.Tensor, *, positive: bool) -> 
         if positive and bool((factor > 1).any()) and bool((pred.mean > 0).all()):
             m, v = pred.mean, pred.variance.clamp_min(0.0)
             s2 = torch.log1p(v / m**2)
-            matched = Prediction.from_distribution(lognormal(torch.log(m) - 0.5 * s2, s2))
-            return matched.widened(factor)
+            return Prediction.lognormal(torch.log(m) - 0.5 * s2, s2).widened(factor)
         pred = pred.widened(factor)
     return pred.truncated(0.0) if positive else pred
 

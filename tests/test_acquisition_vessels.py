@@ -21,19 +21,13 @@ from mfgp.acquisition import (
     run_suggest,
     suggest,
 )
-from mfgp.acquisition.vessels import (
-    carry_window,
-    instrument_step,
-    parse_vessel_name,
-    physics_role,
-    vessel_label,
-    vessel_windows,
-)
+from mfgp.acquisition.vessels import carry_window, instrument_step, vessel_windows
 from mfgp.cli import main
 from mfgp.data import ScaleUpData
 from mfgp.exceptions import InputDataError
 from mfgp.models import AR1MultiFidelityGP
 from mfgp.scaling.criteria import Vessel, operating_point
+from mfgp.scaling.vessels import parse_vessel_name, physics_role, vessel_label
 
 #: measured runs per vessel: rpm and vvm windows that do not overlap between vessels.
 WINDOWS = {2.0: ((650.0, 870.0), (0.5, 1.0)), 200.0: ((150.0, 170.0), (1.2, 1.5))}

@@ -21,8 +21,9 @@ from torch import Tensor
 
 from mfgp.acquisition.functions import variance_reduction
 from mfgp.acquisition.space import SearchSpace
-from mfgp.acquisition.vessels import ScaleOption, step_digits, vessel_label
+from mfgp.acquisition.vessels import ScaleOption, step_digits
 from mfgp.prediction import Prediction
+from mfgp.scaling.vessels import vessel_label
 from mfgp.selection import predict_outcome
 
 __all__ = ["SetPoint", "band_after", "outcome", "reason", "set_point", "settings_of"]

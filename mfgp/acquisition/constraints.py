@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mfgp.acquisition.vessels import vessel_of
 from mfgp.exceptions import InputDataError
 from mfgp.scaling.criteria import Vessel, operating_point, scale_up
+from mfgp.scaling.vessels import vessel_of
 
 __all__ = ["VOLUME", "EngineeringConstraints"]
 

@@ -6,7 +6,7 @@ The rules (:func:`space_arguments`):
 
 - **options**, one per cost name (``--costs 2L=1,200L=20``, the config's ``[costs]`` or a
   ``cost`` in a ``[vessels."VOLUME"]`` table). A name is a vessel's volume (``2L``,
-  ``500 mL``, ``10 m3``: :func:`~mfgp.acquisition.vessels.parse_vessel_name`), a cheap level of
+  ``500 mL``, ``10 m3``: :func:`~mfgp.scaling.vessels.parse_vessel_name`), a cheap level of
   the data (a run of that level at the target volume), ``lab``/``pilot``/``production`` (the
   largest measured vessel of <= 10 L, (10, 1000] L, > 1000 L: :data:`DEFAULT_SCALE_RANGES`),
   or a name given a volume by ``--scales NAME=LITRES`` or an ``[options.NAME]`` table;
@@ -38,22 +38,19 @@ import torch
 
 from mfgp.acquisition.config import load_config, parse_assignments
 from mfgp.acquisition.constraints import EngineeringConstraints
-from mfgp.acquisition.vessels import (
+from mfgp.acquisition.vessels import ScaleOption, carry_window, instrument_step, vessel_windows
+from mfgp.data.categories import indicator_name
+from mfgp.exceptions import InputDataError
+from mfgp.scaling.criteria import Vessel, operating_point
+from mfgp.scaling.vessels import (
     GEOMETRY_KEYS,
-    ScaleOption,
-    carry_window,
-    instrument_step,
     parse_vessel_name,
     physics_role,
     same_volume,
     vessel_from_config,
     vessel_label,
     vessel_of,
-    vessel_windows,
 )
-from mfgp.data.categories import indicator_name
-from mfgp.exceptions import InputDataError
-from mfgp.scaling.criteria import Vessel, operating_point
 
 __all__ = ["CONFIG_KEYS", "DEFAULT_SCALE_RANGES", "space_arguments"]
 

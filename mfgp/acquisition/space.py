@@ -19,9 +19,10 @@ from torch.quasirandom import SobolEngine
 
 from mfgp.acquisition.constraints import VOLUME, EngineeringConstraints
 from mfgp.acquisition.options import DEFAULT_SCALE_RANGES, space_arguments
-from mfgp.acquisition.vessels import ScaleOption, physics_role, same_volume, vessel_of
+from mfgp.acquisition.vessels import ScaleOption
 from mfgp.exceptions import InputDataError
 from mfgp.scaling.criteria import Vessel, scale_up
+from mfgp.scaling.vessels import physics_role, same_volume, vessel_of
 
 __all__ = ["DEFAULT_SCALE_RANGES", "ScaleOption", "SearchSpace"]
 
@@ -44,7 +45,7 @@ class SearchSpace:
         categories: ``{factor: [indicator columns]}`` of categorical factors: each candidate
             takes one level (its indicator 1, the others 0); not in ``bounds`` or ``fixed``.
         roles: ``{"rpm": column, "vvm": column}``: the columns that are the stirrer speed and
-            the aeration (default: found by :func:`~mfgp.acquisition.vessels.physics_role`).
+            the aeration (default: found by :func:`~mfgp.scaling.vessels.physics_role`).
         geometry: ``{volume_L: Vessel}`` for vessels whose geometry is known (others: the
             :class:`~mfgp.scaling.criteria.Vessel` defaults).
         steps: ``{variable: step}``: settings are rounded to these (instrument precision).

@@ -1,15 +1,14 @@
-"""Vessels as the unit of choice of the next runs: their names, geometry, operating windows,
-the physical role of operating variables, and the precision to which settings are rounded.
+"""Vessels as the unit of choice of the next runs: their operating windows and the precision
+to which settings are rounded. Names, geometry and the physical roles of columns are in
+:mod:`mfgp.scaling.vessels`.
 
-A vessel is named by its working volume (:func:`vessel_label`: ``"2 L"``, ``"200 L"``,
-``"10 m3"``; :func:`parse_vessel_name` reads ``2L``, ``2 l``, ``500 mL``, ``10m3``). Its
-operating window (:func:`vessel_windows`) is, for each operating variable, the range of the
-measured runs in that vessel widened by :data:`WINDOW_MARGIN` of the range on each side (by
-:data:`WINDOW_MARGIN_SINGLE` of the value where every run used one value; never below zero
-for a variable that is never negative). A vessel without runs (a bench vessel named in the
-config, the production tank) takes the window of the nearest measured vessel in log volume,
-with the stirrer speed carried over by the scale-up rule (constant P/V by default) between
-the two geometries. The config's ``[vessels."VOLUME"]`` tables override windows and
+A vessel's operating window (:func:`vessel_windows`) is, for each operating variable, the
+range of the measured runs in that vessel widened by :data:`WINDOW_MARGIN` of the range on
+each side (by :data:`WINDOW_MARGIN_SINGLE` of the value where every run used one value; never
+below zero for a variable that is never negative). A vessel without runs (a bench vessel
+named in the config, the production tank) takes the window of the nearest measured vessel in
+log volume, with the stirrer speed carried over by the scale-up rule (constant P/V by
+default) between the two geometries. The config's ``[vessels."VOLUME"]`` tables override windows and
 geometry::
 
     [vessels."200"]            # litres, or "200 L", "10 m3"
@@ -17,10 +16,6 @@ geometry::
     rpm = [140, 190]           # the window of an operating variable
     diameter_m = 0.55          # geometry: or h_over_t, d_over_t, n_impellers,
     n_impellers = 2            #   power_number, U (W/m2/K), coolant_delta_T (K)
-
-Physical roles: the stirrer speed and the aeration rate enter the scaling correlations; a
-column is the stirrer speed when it is named ``rpm`` or carries the unit rpm (``Agitation
-(rpm)``, ``N [1/min]``), the aeration when named ``vvm`` or with the unit vvm (``Air (vvm)``).
 
 Written by hand: no library knows bioreactor vessels; the correlations come from
 :mod:`mfgp.scaling.criteria`.
@@ -38,30 +33,15 @@ import pandas as pd
 from mfgp.data.columns import split_unit
 from mfgp.exceptions import InputDataError
 from mfgp.scaling.criteria import Vessel, scale_up
-from mfgp.scaling.vessels import (
-    GEOMETRY_KEYS,
-    parse_vessel_name,
-    physics_role,
-    same_volume,
-    vessel_from_config,
-    vessel_label,
-    vessel_of,
-)
+from mfgp.scaling.vessels import physics_role, vessel_label
 
 __all__ = [
-    "GEOMETRY_KEYS",
     "ScaleOption",
     "WINDOW_MARGIN",
     "WINDOW_MARGIN_SINGLE",
     "carry_window",
     "instrument_step",
-    "parse_vessel_name",
-    "physics_role",
-    "same_volume",
     "step_digits",
-    "vessel_from_config",
-    "vessel_label",
-    "vessel_of",
     "vessel_windows",
 ]
 

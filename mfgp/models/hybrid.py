@@ -57,6 +57,7 @@ from mfgp.models.base import Prediction, as_training_tensors, register_model
 from mfgp.models.baselines.common import data_layout, has_time_column
 from mfgp.physics import CAPACITY_GROUPS, PhysicsLevel, VesselSet, capacity_groups, target_kind
 from mfgp.scaling.bases import ScalingLawSurrogate
+from mfgp.scaling.correlations import AIR_O2_FRACTION
 from mfgp.scaling.endpoint_law import (
     ENDPOINT_BASES,
     EndPointScalingLaw,
@@ -124,19 +125,13 @@ def select_surrogate_basis(
     scores: dict[str, float] = {}
     if vols.numel() < 3:
         return candidates[0], scores
+    splits = [(lv != v, lv == v) for v in vols[1:]]
     for basis in candidates:
-        errs = []
-        for v in vols[1:]:
-            keep = lv != v
-            g = None if groups is None else [gi for gi, k in zip(groups, keep, strict=True) if k]
-            try:
-                s = surrogate_cls(basis=basis, **options).fit_features(
-                    X_feat[keep], y[keep], groups=g
-                )
-                pred = s(X_feat[~keep])
-                errs.append(float(torch.sqrt(torch.mean((pred - y[~keep]) ** 2))))
-            except MFGPError:
-                errs.append(math.inf)
+
+        def make(basis: str = basis) -> Any:
+            return surrogate_cls(basis=basis, **options)
+
+        errs = _fold_rmse(make, X_feat, y, groups, splits)
         scores[basis] = sum(errs) / len(errs)
     best = min(scores, key=lambda b: scores[b])
     log.info("surrogate basis by leave-one-scale-out RMSE: %s (%s)", best, scores)
@@ -157,14 +152,25 @@ def forward_chaining_rmse(
     """
     lv = X_feat[:, 0]
     vols = torch.unique(lv)
+    splits = [(lv < v, lv == v) for v in vols[max(2, vols.numel() - folds) :]]
+    return _fold_rmse(make, X_feat, y, groups, splits)
+
+
+def _fold_rmse(
+    make: Any,
+    X_feat: Tensor,
+    y: Tensor,
+    groups: list[str] | None,
+    splits: list[tuple[Tensor, Tensor]],
+) -> list[float]:
+    """RMSE of a fresh level (``make()``) fitted on each split's ``train`` rows and evaluated
+    on its ``test`` rows; ``inf`` where it cannot be fitted."""
     errs = []
-    for v in vols[max(2, vols.numel() - folds) :]:
-        keep, test = lv < v, lv == v
-        g = None if groups is None else [gi for gi, k in zip(groups, keep, strict=True) if k]
+    for train, test in splits:
+        g = None if groups is None else [gi for gi, k in zip(groups, train, strict=True) if k]
         try:
-            level = make().fit_features(X_feat[keep], y[keep], groups=g)
-            pred = level(X_feat[test])
-            errs.append(float(torch.sqrt(torch.mean((pred - y[test]) ** 2))))
+            level = make().fit_features(X_feat[train], y[train], groups=g)
+            errs.append(float(torch.sqrt(torch.mean((level(X_feat[test]) - y[test]) ** 2))))
         except MFGPError:
             errs.append(math.inf)
     return errs
@@ -327,13 +333,13 @@ class HybridGP(AR1MultiFidelityGP):
             if opts["link"] == "auto":  # every fold models the same quantity
                 opts["link"] = endpoint_link(yf)
             cls, candidates = EndPointScalingLaw, ENDPOINT_BASES
-        if opts["basis"] == "auto":
+        choice = self.config["cheap_level"]
+        if opts["basis"] == "auto" and choice != "physics":
             rest = {k: v for k, v in opts.items() if k != "basis"}
             opts["basis"], scores = select_surrogate_basis(
                 Xf, yf, groups=groups, candidates=candidates, surrogate_cls=cls, **rest
             )
             self.metadata["surrogate_loso_rmse"] = scores
-        choice = self.config["cheap_level"]
         phys = {
             **physics_options(data, feature_names, Xf.shape[-1]),
             **self.config["physics"],
@@ -375,7 +381,7 @@ class HybridGP(AR1MultiFidelityGP):
                 "rpm_column": phys.get("rpm_column"),
                 "vvm_column": phys.get("vvm_column"),
                 "vessels": self.config["physics"].get("vessels"),
-                "o2_fraction": float(self.config["physics"].get("o2_fraction", 0.2095)),
+                "o2_fraction": float(self.config["physics"].get("o2_fraction", AIR_O2_FRACTION)),
                 "temperature_C": float(self.config["physics"].get("temperature_C", 37.0)),
             }
         else:
@@ -489,7 +495,7 @@ class HybridGP(AR1MultiFidelityGP):
         None otherwise."""
         if not isinstance(self.level0, PhysicsLevel):
             return None
-        return self.level0.capacity_curve(volumes_L, X_ref[..., : X_ref.shape[-1] - 1])
+        return self.level0.capacity_curve(volumes_L, X_ref[..., :-1])
 
     def condition_on_observations(self, X: Tensor, Y: Tensor, **kwargs: Any) -> HybridGP:
         return super().condition_on_observations(self._internal_X(X), Y, **kwargs)

@@ -117,31 +117,6 @@ class VesselSet:
         self.sources[vessel_label(volume_L)] = "config" if known else "defaults"
         return vessel_of(volume_L, self.vessels)
 
-    def get_config(self) -> dict[str, Any]:
-        """JSON-serialisable form (:meth:`from_dict` reads it back)."""
-        keys = ("h_over_t", "d_over_t", "n_impellers", "power_number", "U", "coolant_delta_T")
-        table = {
-            vessel_label(v): {
-                k: getattr(ves, k)
-                for k in (*keys, "cooling_W_per_K", "back_pressure_Pa")
-                if getattr(ves, k) is not None
-            }
-            for v, ves in self.vessels.items()
-        }
-        return {
-            "vessels": table,
-            "temperature_C": self.temperature_C,
-            "o2_fraction": self.o2_fraction,
-        }
-
-    @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> VesselSet:
-        return cls.from_config(
-            config.get("vessels"),
-            temperature_C=float(config.get("temperature_C", 37.0)),
-            o2_fraction=float(config.get("o2_fraction", corr.AIR_O2_FRACTION)),
-        )
-
 
 def constant_pv_rpm(vessel: Vessel, p_per_v: float = DEFAULT_P_PER_V) -> float:
     """The stirrer speed (rpm) at which ``vessel`` draws ``p_per_v`` (W/m3, ungassed):

@@ -39,6 +39,7 @@ from mfgp.physics.kinetics import (
     growth_shape,
     limitation,
 )
+from mfgp.scaling.correlations import AIR_O2_FRACTION
 from mfgp.scaling.criteria import operating_point
 from mfgp.settings import DEFAULT_DTYPE
 
@@ -103,7 +104,7 @@ class PhysicsLevel(nn.Module):
         operating_columns: Sequence[int] | None = None,
         vessels: Mapping[str, Mapping[str, Any]] | None = None,
         temperature_C: float = 37.0,
-        o2_fraction: float = 0.2095,
+        o2_fraction: float = AIR_O2_FRACTION,
         n_draws: int = 64,
         seed: int = 0,
         feature_names: Sequence[str] | None = None,
