@@ -5,7 +5,7 @@ knowledge gradient, condition it on fantasies at every step. AR1 answers such qu
 triangular solves against each unbatched training factor with the batch folded into the columns
 (:func:`mfgp.models.gp_linalg.solve_lower`), and its joint-mode and fantasy posteriors from one
 Cholesky factor of the training rows, cached per parameter state and shared with its fantasy
-models, plus a block update for the fantasy rows (``AR1MultiFidelityGP._joint_cond``). The
+models, plus a block update for the fantasy rows (``condition_on_observations``). The
 reference, ``before``, is the same code with what mfgp did before, patched in: torch's broadcast
 triangular solve (a copy of the factor per batch element), and one dense factorisation of
 training plus fantasy rows per batch element and call (:func:`dense_latent`). Both methods give
@@ -67,24 +67,32 @@ CELLS = ("recursive_posterior_512x1", "joint_posterior_512x1", "qmfkg_forward_ba
 
 def dense_latent(model: AR1MultiFidelityGP, X: Tensor) -> tuple[Tensor, Tensor]:
     """Reference joint posterior: one dense factorisation of training plus conditioned rows,
-    broadcast to the query's batch shape (mfgp's method before the cached block update)."""
-    X0, y0, n0 = model._train_rows()
-    Xa, ya, na = X0, y0, n0
-    data = model._cond_data()
-    if data is not None:
-        b = data[0].shape[:-2]
-        Xa = torch.cat([X0.expand(*b, *X0.shape), data[0]], dim=-2)
-        ya = torch.cat([y0.expand(*b, -1), data[1]], dim=-1)
-        na = torch.cat([n0.expand(*b, -1), data[2]], dim=-1)
+    broadcast to the query's batch shape (mfgp's method before the cached block update), from
+    the model's joint GP (``joint_gp``: its rows, mean, KOH kernel and level noise)."""
+    gp = model.joint_gp()
+    Xa, ya = gp.train_inputs[0], gp.train_targets
+    na = gp.likelihood.noise_covar(Xa).diagonal()
     batch = torch.broadcast_shapes(Xa.shape[:-2], X.shape[:-2])
     Xa, X = Xa.expand(*batch, *Xa.shape[-2:]), X.expand(*batch, *X.shape[-2:])
     ya, na = ya.expand(*batch, ya.shape[-1]), na.expand(*batch, na.shape[-1])
-    L = jittered_cholesky(model._prior_cov(Xa, Xa) + torch.diag_embed(na))
-    alpha = torch.cholesky_solve((ya - model._prior_mean(Xa)).unsqueeze(-1), L)
-    Kts = model._prior_cov(Xa, X)
-    mean = model._prior_mean(X) + (Kts.transpose(-1, -2) @ alpha).squeeze(-1)
+    kernel, mean_fn = model.covar_module, model.mean_module
+    L = jittered_cholesky(kernel(Xa, Xa).to_dense() + torch.diag_embed(na))
+    alpha = torch.cholesky_solve((ya - mean_fn(Xa)).unsqueeze(-1), L)
+    Kts = kernel(Xa, X).to_dense()
+    mean = mean_fn(X) + (Kts.transpose(-1, -2) @ alpha).squeeze(-1)
     V = torch.linalg.solve_triangular(L, Kts, upper=False)
-    return mean, model._prior_cov(X, X) - V.transpose(-1, -2) @ V
+    return mean, kernel(X, X).to_dense() - V.transpose(-1, -2) @ V
+
+
+def _before_latent(model: AR1MultiFidelityGP, X: Tensor) -> tuple[Tensor, Tensor]:
+    """``latent_posterior`` as before: joint-mode and conditioned models (always joint) by
+    :func:`dense_latent`, recursive ones as they are."""
+    if model.config["mode"] == "joint":
+        return dense_latent(model, X)
+    return _LATENT(model, X)
+
+
+_LATENT = AR1MultiFidelityGP.latent_posterior
 
 
 def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -181,7 +189,7 @@ def run_size(n_lf: int, repeats: int, max_dense_gb: float) -> list[dict[str, Any
 
 
 def _dense_joint() -> Any:
-    return mock.patch.object(AR1MultiFidelityGP, "_joint_latent", dense_latent)
+    return mock.patch.object(AR1MultiFidelityGP, "latent_posterior", _before_latent)
 
 
 def _broadcast_solves() -> Any:

@@ -121,7 +121,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON atomically (NaN written as ``null``)."""
-    return atomic_write_text(path, json.dumps(_json_safe(obj), indent=2) + "\n")
+    return atomic_write_text(path, json.dumps(json_safe(obj), indent=2) + "\n")
 
 
 def atomic_write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
@@ -334,17 +334,17 @@ def versions() -> dict[str, str]:
     }
 
 
-def _json_safe(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, float):
         return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
     if isinstance(obj, torch.Tensor):
-        return _json_safe(obj.tolist())
+        return json_safe(obj.tolist())
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return _json_safe(obj.item())
+        return json_safe(obj.item())
     if isinstance(obj, Path):
         return str(obj)
     return obj

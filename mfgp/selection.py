@@ -457,7 +457,7 @@ def select_model(
         rows = [r for r in good if r["model"] == name]
         total = sum(r[metric] * r["n"] for r in rows)
         scores[name] = float(total / sum(r["n"] for r in rows))
-    chosen, rule = _one_standard_error(scores, good, metric, reference)
+    chosen, rule = one_standard_error(scores, good, metric, reference)
     calibration = fit_spread_calibration([r for r in good if r["model"] == chosen])
     log.info(
         "%s: %s chosen (mean validation %s %.4g; %s)%s",
@@ -480,7 +480,7 @@ def _points(records: Sequence[Mapping[str, Any]], name: str, metric: str) -> np.
     return np.array([v for r in rows for v in r[f"{metric}_points"]], dtype=float)
 
 
-def _one_standard_error(
+def one_standard_error(
     scores: Mapping[str, float],
     records: Sequence[Mapping[str, Any]],
     metric: str,

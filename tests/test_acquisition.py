@@ -188,7 +188,7 @@ def test_proposals_inside_bounds_and_constraints(data: ScaleUpData, ar1) -> None
     # binds at lab scale for high rpm; no rpm of the lab range is feasible at 100 m3
     cons = EngineeringConstraints(max_tip_speed=2.5, at_target=False)
     s = SearchSpace.from_data(data, costs="lab=1,pilot=20", target_volume_L=1e5, constraints=cons)
-    all_pts = s.assemble(2.0, 1, s._sobol(64, 0, DT, torch.device("cpu")))
+    all_pts = s.assemble(2.0, 1, s.sobol(64, 0, DT, torch.device("cpu")))
     assert not bool(s.feasible(all_pts).all())  # the constraint removes some candidates
     for goal, q in (("learn", 2), ("optimise", 1)):
         res = suggest(ar1, s, goal=goal, q=q, seed=0, n_candidates=32, n_mc=16)

@@ -117,3 +117,33 @@ def test_no_import_cycle_between_mfgp_modules():
     # package, is how packages work; a cycle between two plain modules is not
     real = [c for c in cycles if not any(modules[m].name == "__init__.py" for m in c[:-1])]
     assert real == []
+
+
+def _private_names_of_the_package() -> set[str]:
+    """``_name`` functions, methods, classes and ``self._name`` attributes defined in mfgp."""
+    names: set[str] = set()
+    for path in _modules().values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def test_tests_and_benchmarks_use_only_public_mfgp_names():
+    """Tests and benchmark scripts use mfgp's public API: no ``from mfgp... import _name`` and
+    no ``obj._name`` for a private name that mfgp defines."""
+    private = _private_names_of_the_package()
+    root = PACKAGE.parent
+    found = []
+    for path in sorted([*root.glob("tests/**/*.py"), *root.glob("benchmarks/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mfgp"):
+                found += [f"{where} imports {a.name}" for a in node.names if a.name[0] == "_"]
+            elif isinstance(node, ast.Attribute) and node.attr in private:
+                found.append(f"{where} uses .{node.attr}")
+    assert not found, "\n".join(found)

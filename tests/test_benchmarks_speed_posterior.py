@@ -31,7 +31,7 @@ def test_dense_reference_matches_the_model(sf) -> None:
     cond = m.condition_on_observations(Xq[0, :1], torch.full((4, 1, 1), 80.0, dtype=X.dtype))
     for model in (joint, cond):
         with torch.no_grad():
-            a, b = model._joint_latent(Xq), sf.dense_latent(model, Xq)
+            a, b = model.latent_posterior(Xq), sf.dense_latent(model, Xq)
         torch.testing.assert_close(a[0], b[0])
         torch.testing.assert_close(a[1], b[1])
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mfgp import datasets
-from mfgp.cli import _model_option, _option_value, main
+from mfgp.cli import main, parse_model_option, parse_option_value
 from mfgp.exceptions import InputDataError
 from mfgp.jobs import resolve_model_names, resolve_model_options, run
 from mfgp.models import get_model, model_option_names
@@ -144,21 +144,25 @@ def _small_mf(frame):
     ],
 )
 def test_option_values(text, value):
-    assert _option_value(text) == value
+    assert parse_option_value(text) == value
 
 
 @given(st.integers(-(10**9), 10**9) | st.floats(allow_nan=False, allow_infinity=False))
 def test_numeric_option_values_round_trip(x):
-    assert _option_value(repr(x)) == x
+    assert parse_option_value(repr(x)) == x
 
 
 def test_model_option_syntax():
-    assert _model_option("ar1.hyperparameter_samples=16") == ("ar1", "hyperparameter_samples", 16)
-    assert _model_option("restarts=1") == ("*", "restarts", 1)
-    assert _model_option("noise=0.01") == ("*", "noise", 0.01)
+    assert parse_model_option("ar1.hyperparameter_samples=16") == (
+        "ar1",
+        "hyperparameter_samples",
+        16,
+    )
+    assert parse_model_option("restarts=1") == ("*", "restarts", 1)
+    assert parse_model_option("noise=0.01") == ("*", "noise", 0.01)
     for bad in ("restarts", "=3", "ar1.=3"):
         with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
-            _model_option(bad)
+            parse_model_option(bad)
 
 
 def test_get_model_checks_options():

@@ -278,7 +278,7 @@ def test_cli_missing_explicit_column_is_one_line(tmp_path, capsys):
 
 
 def test_data_arguments_become_scaleupdata_options():
-    from mfgp.cli import _data_options, add_data_arguments
+    from mfgp.cli import add_data_arguments, data_options
 
     parser = argparse.ArgumentParser()
     add_data_arguments(parser)
@@ -289,7 +289,7 @@ def test_data_arguments_become_scaleupdata_options():
          "--categorical", "cell_line", "--ignore", "notes", "--features", "rpm",
          "--fidelity-order", "sim,law,cfd,measured", "--max-rows-per-level", "100"]
     )  # fmt: skip
-    assert _data_options(args) == {
+    assert data_options(args) == {
         "fidelity_order": ["sim", "law", "cfd", "measured"],
         "features": ["rpm"],
         "ignore": ["notes"],
@@ -303,8 +303,8 @@ def test_data_arguments_become_scaleupdata_options():
         "categorical": ["cell_line"],
         "max_rows_per_level": 100,
     }
-    defaults = _data_options(parser.parse_args([]))
+    defaults = data_options(parser.parse_args([]))
     assert defaults.pop("ignore") == [] and set(defaults.values()) == {None}
-    options = {k: v for k, v in _data_options(parser.parse_args([])).items()}
+    options = {k: v for k, v in data_options(parser.parse_args([])).items()}
     options.pop("max_rows_per_level")
     ScaleUpData(FORMATS / "canonical.csv", target="titer", **options)  # every key is an option

@@ -172,8 +172,11 @@ def test_ar1_log_transform_predicts_and_scores_a_lognormal():
     p = m.predict(Xt, observation_noise=True)
     assert isinstance(p.distribution, torch.distributions.LogNormal)
     with torch.no_grad():  # log-unit moments (the Gaussian of log y)
-        mu, cov = m._internal_posterior(Xt, True, diagonal=True)
-    ref = stats.lognorm(s=cov.diagonal().sqrt().numpy(), scale=np.exp(mu.numpy()))
+        mean, cov = m.latent_posterior(Xt)  # standardised log units
+        noise = m.level_noise_variances(internal=True)[Xt[:, -1].long()]
+        mu = m.y_mu + m.y_sd * mean
+        sd = m.y_sd * (cov.diagonal() + noise).sqrt()
+    ref = stats.lognorm(s=sd.numpy(), scale=np.exp(mu.numpy()))
     out = metrics.evaluate(yt, p)
     assert out["nlpd"] == pytest.approx(-np.mean(ref.logpdf(yt.numpy())), rel=1e-10)
     assert out["nlpd"] != pytest.approx(metrics.nlpd(yt, p.mean, p.variance), rel=1e-3)

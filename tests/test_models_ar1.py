@@ -18,13 +18,13 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.optim import optimize_acqf, optimize_acqf_mixed
 from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.means import ConstantMean
+from gpytorch.mlls import ExactMarginalLogLikelihood
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning, ModelFittingError
 from mfgp.models import AR1MultiFidelityGP, get_model, hyper_mcmc
-from mfgp.models import ar1 as ar1_module
 from mfgp.models.ar1 import fitting as ar1_fitting
 from mfgp.models.ar1 import joint as ar1_joint
 from mfgp.models.ar1 import recursive as ar1_recursive
@@ -215,20 +215,24 @@ def test_trend_uncertainty_equals_gp_with_random_coefficients(delta_mean: str) -
     Xt = _grid(7, 1, torch.float64, -0.3, 1.3)
     lvl = m.levels_["1"]
 
+    def z_of(Xr: Tensor) -> Tensor:  # the model's normalised features
+        return (Xr[:, :-1] - m.x_lo) / m.x_rng
+
     def h(Xr: Tensor) -> Tensor:
-        z = m._z(Xr)[0]
-        cols = [m._f0(Xr).unsqueeze(-1), torch.ones_like(z[:, :1])]
+        z = z_of(Xr)
+        f0 = (_f0(Xr[:, :-1]) - m.y_mu) / m.y_sd  # level 0 in standardised units
+        cols = [f0.unsqueeze(-1), torch.ones_like(z[:, :1])]
         return torch.cat(cols + ([z] if delta_mean == "linear" else []), dim=-1)
 
     with torch.no_grad():
-        z, zt = m._z(X)[0], m._z(Xt)[0]
-        noise = m._train_rows()[2]
+        z, zt = z_of(X), z_of(Xt)
+        noise = m.level_noise_variances(internal=True)[X[:, -1].long()]
         K = lvl.kernel(z, z).to_dense() + sd**2 * h(X) @ h(X).T + torch.diag(noise)
         Kst = lvl.kernel(zt, z).to_dense() + sd**2 * h(Xt) @ h(X).T
         Kss = lvl.kernel(zt, zt).to_dense() + sd**2 * h(Xt) @ h(Xt).T
         exact = Kss - Kst @ torch.linalg.solve(K, Kst.T)
-        mean, cov = m._latent(Xt)
-        mean_plug, cov_plug = plug._latent(Xt)
+        mean, cov = m.latent_posterior(Xt)
+        mean_plug, cov_plug = plug.latent_posterior(Xt)
     torch.testing.assert_close(cov, exact, rtol=1e-6, atol=1e-9)
     torch.testing.assert_close(mean, mean_plug)
     assert bool((cov.diagonal() >= cov_plug.diagonal() - 1e-12).all())
@@ -300,7 +304,7 @@ def test_fixed_and_heteroscedastic_noise() -> None:
     X, Y = _ar1_data(torch.float64, n=(20, 8))
     m = AR1MultiFidelityGP(noise=[1e-4, 1e-3], restarts=1, maxiter=20).fit((X, Y))
     assert not hasattr(m.levels_["0"], "likelihood")
-    torch.testing.assert_close(m._level_noise() * m.y_sd**2, X.new_tensor([1e-4, 1e-3]))
+    torch.testing.assert_close(m.level_noise_variances(), X.new_tensor([1e-4, 1e-3]))
     Yvar = torch.full_like(Y, 1e-3)
     mh = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y, Yvar))
     Xt = _grid(4, 1, torch.float64)
@@ -387,22 +391,29 @@ def test_fit_rows_subset_estimates_on_a_subset_and_conditions_on_all(monkeypatch
         AR1MultiFidelityGP(fit_rows=3)
 
 
-def test_posterior_cache_follows_parameters() -> None:
+def test_posterior_cache_follows_parameters(monkeypatch) -> None:
     """The recursive posterior factorises once per parameter state and refreshes after a
     parameter changes in place (load_state_dict, optimiser steps)."""
     X, Y = _ar1_data(torch.float64, n=(20, 8))
     m = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y))
     Xt = _grid(5, 1, torch.float64)
+    calls = []
+    real = ar1_recursive.jittered_cholesky
+    monkeypatch.setattr(
+        ar1_recursive, "jittered_cholesky", lambda A, **kw: calls.append(A.shape) or real(A, **kw)
+    )
     a = m.predict(Xt).mean
-    s1 = m._cached_recursive_state()
-    assert m._cached_recursive_state() is s1
+    torch.testing.assert_close(m.predict(Xt).mean, a, rtol=0, atol=0)
+    assert calls == []  # the fit's factors serve every call
     with torch.no_grad():
         m.levels_["1"].rho_a.mul_(2.0)
-    assert m._cached_recursive_state() is not s1
     b = m.predict(Xt).mean
+    assert calls == [torch.Size([20, 20]), torch.Size([8, 8])]  # one factor per level
     assert (a - b).abs().max() > 1e-3
-    fresh = m._recursive_state()
-    torch.testing.assert_close(m._cached_recursive_state()[1]["alpha"], fresh[1]["alpha"])
+    m.predict(Xt)
+    assert len(calls) == 2  # cached again
+    fresh = copy.deepcopy(m)  # new tensors: nothing cached for them
+    torch.testing.assert_close(fresh.predict(Xt).mean, b)
 
 
 def test_joint_posterior_factorises_once_and_broadcasts(monkeypatch) -> None:
@@ -432,8 +443,8 @@ def test_joint_posterior_factorises_once_and_broadcasts(monkeypatch) -> None:
 @pytest.mark.parametrize("mode", ["recursive", "joint"])
 def test_conditioned_posterior_equals_direct_factorisation(mode: str) -> None:
     """The block update of conditioned (fantasy) rows gives the posterior of one dense
-    factorisation of training plus conditioned rows, for batched fantasies and for a model
-    conditioned twice; the base factor is shared with the parent, not recomputed."""
+    factorisation of training plus conditioned rows (the model's ``joint_gp``), for batched
+    fantasies and for a model conditioned twice."""
     X, Y = _ar1_data(torch.float64, n=(20, 8))
     m = AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=20, trend_uncertainty=1.0).fit((X, Y))
     m.eval()
@@ -447,22 +458,45 @@ def test_conditioned_posterior_equals_direct_factorisation(mode: str) -> None:
     Xt = _grid(5, 1, torch.float64)
     for cond in (once, twice):
         assert cond.batch_shape == torch.Size([3])
-        X0, y0, n0 = cond._train_rows()
-        data = cond._cond_data()
-        assert data is not None
-        Xa = torch.cat([X0.expand(3, *X0.shape), data[0]], dim=-2)
-        ya = torch.cat([y0.expand(3, -1), data[1]], dim=-1)
-        K = cond._prior_cov(Xa, Xa) + torch.diag_embed(torch.cat([n0.expand(3, -1), data[2]], -1))
-        Kxs = cond._prior_cov(Xa, Xt.expand(3, *Xt.shape))
+        gp = cond.joint_gp()  # training and conditioned rows, internal units
+        Xa, ya = gp.train_inputs[0], gp.train_targets
+        assert Xa.shape == (3, 28 + (2 if cond is once else 3), 2)
+        noise = gp.likelihood.noise_covar(Xa).diagonal()
+        level = cond.level_noise_variances(internal=True)[Xa[..., -1].long()]
+        torch.testing.assert_close(noise, level)  # no Yvar: the level noise
+        K = cond.covar_module(Xa, Xa).to_dense() + torch.diag_embed(noise)
+        Kxs = cond.covar_module(Xa, Xt.expand(3, *Xt.shape)).to_dense()
         A = torch.linalg.solve(K, Kxs)
-        mean = cond._prior_mean(Xt) + (
-            A.transpose(-1, -2) @ (ya - cond._prior_mean(Xa)).unsqueeze(-1)
+        mean = cond.mean_module(Xt) + (
+            A.transpose(-1, -2) @ (ya - cond.mean_module(Xa)).unsqueeze(-1)
         ).squeeze(-1)
-        cov = cond._prior_cov(Xt, Xt) - Kxs.transpose(-1, -2) @ A
-        got_mean, got_cov = cond._joint_latent(Xt)
+        cov = cond.covar_module(Xt, Xt).to_dense() - Kxs.transpose(-1, -2) @ A
+        got_mean, got_cov = cond.latent_posterior(Xt)
         torch.testing.assert_close(got_mean, mean, rtol=1e-6, atol=1e-8)
         torch.testing.assert_close(got_cov, cov, rtol=1e-6, atol=1e-8)
-        assert cond._cached_joint_base()["L0"] is once._cached_joint_base()["L0"]
+
+
+@pytest.mark.parametrize("mode", ["recursive", "joint"])
+def test_conditioned_models_share_the_training_factor(monkeypatch, mode: str) -> None:
+    """Conditioned (fantasy) models reuse their parent's factor of the training rows and
+    factorise only a block for their own rows."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=20).fit((X, Y))
+    m.eval()
+    calls = []
+    real = ar1_joint.jittered_cholesky
+    monkeypatch.setattr(
+        ar1_joint, "jittered_cholesky", lambda A, **kw: calls.append(A.shape[-1]) or real(A, **kw)
+    )
+    Xc = torch.tensor([[0.2, 0.0], [0.6, 1.0]], dtype=torch.float64)
+    once = m.condition_on_observations(Xc, torch.ones(3, 2, 1, dtype=torch.float64))
+    Xd = torch.tensor([[0.55, 1.0]], dtype=torch.float64)
+    twice = once.condition_on_observations(Xd, torch.full((3, 1, 1), 2.5, dtype=torch.float64))
+    Xt = _grid(5, 1, torch.float64)
+    once.posterior(Xt)
+    twice.posterior(Xt)
+    assert calls.count(28) == 1  # the 28 training rows, factorised once
+    assert sorted(c for c in calls if c != 28) == [2, 3]  # each model's own block
 
 
 def test_joint_posterior_gradient_flows_through_fantasy_points() -> None:
@@ -555,14 +589,18 @@ def test_hyperparameter_draws_sample_the_level_posterior() -> None:
     draws = m.levels_["1"].hyper_samples
     kern = m.levels_["1"].kernel
     theta0 = hyper_mcmc.flat_params(kern)
-    Xk, yk, nk = m._train_rows()  # the level-1 rows (level 0 is the callable)
-    mprev = m._regressor(1, Xk, [])
+    gp = m.joint_gp()  # level 0 is the callable: the joint GP is level 1's own
+    mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+    Xk, yk = gp.train_inputs[0], gp.train_targets
     axes = (
         torch.linspace(-8.0, 40.0, 97, dtype=torch.float64),
         torch.linspace(-1.0, 2.5, 71, dtype=torch.float64),
     )
     grid = torch.cartesian_prod(*axes)
-    nlp = m._level_nlp(1, Xk, yk, nk, mprev)
+
+    def nlp() -> Tensor:  # negative log posterior of level 1's hyperparameters
+        return -yk.numel() * mll(gp(Xk), yk, Xk)
+
     energy = torch.tensor([hyper_mcmc.energy(kern, nlp, t) for t in grid])
     hyper_mcmc.set_params(kern, theta0)
     w = torch.softmax(-energy, 0).reshape(97, 71)
@@ -600,13 +638,23 @@ def test_hyperparameter_samples_reproducible_saved_and_differentiable(tmp_path) 
     theta0 = torch.cat([p.detach().reshape(-1) for p in big.levels_["0"].kernel.parameters()])
     assert bool((big.levels_["0"].hyper_samples == theta0).all())
     assert not bool((big.levels_["1"].hyper_samples == big.levels_["1"].hyper_samples[0]).all())
-    shadows = big._hyper_shadows()
-    assert len(shadows) == 4
-    assert all(st[0] is big._cached_recursive_state()[0] for _, st in shadows)
-    assert bool(torch.isfinite(big.predict(_grid(5, 1, torch.float64)).variance).all())
-    # joint-mode models and AR1.for_simulator
+    calls = []
+    real = ar1_recursive.jittered_cholesky
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            ar1_recursive,
+            "jittered_cholesky",
+            lambda A, **kw: calls.append(A.shape[-1]) or real(A, **kw),
+        )
+        pred = big.predict(_grid(5, 1, torch.float64))
+    assert calls.count(20) == 1 and calls.count(8) == 1 + 4  # level 0 shared by the 4 draws
+    assert isinstance(pred.distribution, torch.distributions.MixtureSameFamily)
+    assert bool(torch.isfinite(pred.variance).all())
+    # joint-mode models (plug-in posterior, no mixture) and AR1.for_simulator
     joint = AR1MultiFidelityGP(mode="joint", **kw).fit((X, Y), seed=1)
-    assert joint._hyper_shadows() == []
+    assert isinstance(
+        joint.predict(_grid(5, 1, torch.float64)).distribution, torch.distributions.Normal
+    )
     assert AR1MultiFidelityGP.for_simulator().config["hyperparameter_samples"] == 32
     for bad in (1, -2):
         with pytest.raises(InputDataError, match="hyperparameter_samples"):
@@ -624,10 +672,23 @@ def test_loo_variance_calibrates_without_moving_the_mean() -> None:
     a, b = loo.predict(Xt), ml.predict(Xt)
     torch.testing.assert_close(a.mean, b.mean, rtol=1e-6, atol=1e-8)
     assert not torch.allclose(a.variance, b.variance)
-    with torch.no_grad():
-        for st in loo._recursive_state():
-            a_diag = torch.cholesky_inverse(st["L"]).diagonal()
-            ms = float((st["alpha"] ** 2 / a_diag).mean())
+    with torch.no_grad():  # each level's own GP, by hand from the public modules
+        lev = X[:, -1].long()
+        noise = loo.level_noise_variances(internal=True)
+        y = (Y.squeeze(-1) - loo.y_mu) / loo.y_sd
+        for k in (0, 1):
+            Xk, lvl = X[lev == k], loo.levels_[str(k)]
+            z = (Xk[:, :-1] - loo.x_lo) / loo.x_rng
+            r = y[lev == k] - lvl.mu(z)
+            if k == 1:  # minus rho times level 0's posterior mean at the level-1 inputs
+                below = Xk.clone()
+                below[:, -1] = 0.0
+                m0 = (loo.posterior(below).mean.squeeze(-1) - loo.y_mu) / loo.y_sd
+                r = r - lvl.rho(z) * m0
+            A = lvl.kernel(z, z).to_dense() + noise[k] * torch.eye(len(z), dtype=z.dtype)
+            Ainv = torch.linalg.inv(A)
+            alpha = Ainv @ r
+            ms = float((alpha**2 / Ainv.diagonal()).mean())
             assert ms == pytest.approx(1.0, rel=1e-3)
 
 
@@ -674,7 +735,7 @@ def test_joint_starts_agree_and_joint_mode_is_not_loo_rescaled() -> None:
         for start in ("recursive", "default")
     }
     with torch.no_grad():
-        nll = {k: float(m._joint_nll()) for k, m in fits.items()}
+        nll = {k: -m.log_evidence() / Y.numel() for k, m in fits.items()}
     assert nll["default"] == pytest.approx(nll["recursive"], abs=1e-4)
     Xt = _grid(9, 1, torch.float64, -0.2, 1.2)
     a, b = fits["recursive"].predict(Xt), fits["default"].predict(Xt)
@@ -740,7 +801,8 @@ def test_condition_on_observations_and_fantasize(fitted, mode: str) -> None:
     before, after = m.predict(Xn), c.predict(Xn)
     assert (after.variance < before.variance).all()
     assert (after.mean - Yn.squeeze(-1)).abs().max() < (before.mean - Yn.squeeze(-1)).abs().max()
-    assert m._cond == [] and m.config["mode"] == mode  # the original is untouched
+    assert m.batch_shape == torch.Size([]) and m.config["mode"] == mode  # the original as it was
+    torch.testing.assert_close(m.predict(Xn).mean, before.mean)
     # equals the joint model refitted on the union with the same hyperparameters
     union = m.as_joint()
     union.train_X_ = torch.cat([m.train_X_, Xn])
@@ -882,6 +944,49 @@ def _multiplicative(dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     return X.to(dtype), Y.to(dtype)
 
 
+def test_koh_kernel_and_mean_known_answer() -> None:
+    """Known answer (Kennedy & O'Hagan 2000, eq. 2-4) for two levels with constant rho:
+    k((x,0),(x',0)) = c0, k((x,1),(x',0)) = rho c0, k((x,1),(x',1)) = rho^2 c0 + c1, and the
+    mean rho mu0 + mu1 at level 1; diag=True gives the diagonal."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y))
+    x = torch.rand(5, 1, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    X0, X1 = _rows(x, 0), _rows(x, 1)
+    z = (x - m.x_lo) / m.x_rng
+    c0 = m.levels_["0"].kernel(z, z).to_dense()
+    c1 = m.levels_["1"].kernel(z, z).to_dense()
+    rho = m.levels_["1"].rho_a
+    with torch.no_grad():
+        k = m.covar_module
+        torch.testing.assert_close(k(X0, X0).to_dense(), c0)
+        torch.testing.assert_close(k(X1, X0).to_dense(), rho * c0)
+        torch.testing.assert_close(k(X1, X1).to_dense(), rho**2 * c0 + c1)
+        torch.testing.assert_close(k(X1, X1, diag=True), (rho**2 * c0 + c1).diagonal())
+        mu0, mu1 = m.levels_["0"].mu(z), m.levels_["1"].mu(z)
+        torch.testing.assert_close(m.mean_module(X1), rho * mu0 + mu1)
+
+
+def test_joint_gp_marginal_likelihood_is_the_joint_objective() -> None:
+    """``joint_gp()`` is a GPyTorch ExactGP whose exact marginal log likelihood, in data units
+    (minus log y_sd per row), is the joint model's log evidence; it shares the model's
+    levels, so an optimiser step on it moves the model's posterior."""
+    X, Y = _ar1_data(torch.float64, n=(20, 8))
+    m = AR1MultiFidelityGP(mode="joint", restarts=1, maxiter=30).fit((X, Y))
+    gp = m.joint_gp()
+    mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+    Xg, yg = gp.train_inputs[0], gp.train_targets
+    with torch.no_grad():
+        value = float(mll(gp(Xg), yg, Xg))
+    n = Y.numel()
+    assert n * value - n * math.log(float(m.y_sd)) == pytest.approx(m.log_evidence(), rel=1e-8)
+    before = m.predict(X[-3:]).mean
+    opt = torch.optim.SGD(gp.parameters(), lr=0.05)
+    loss = -mll(gp(Xg), yg, Xg)
+    loss.backward()
+    opt.step()
+    assert (m.predict(X[-3:]).mean - before).abs().max() > 1e-8
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", ["recursive", "joint"])
 def test_log_evidence_is_the_gaussian_density_in_data_units(dtype: torch.dtype, mode: str) -> None:
@@ -894,9 +999,11 @@ def test_log_evidence_is_the_gaussian_density_in_data_units(dtype: torch.dtype, 
         ).fit((X, Y))
         Yd = Y.double().squeeze(-1)
         with torch.no_grad():
-            mean = m._prior_mean(X).double()
-            cov = m._prior_cov(X, X).double() + torch.diag_embed(m._train_rows()[2].double())
-            prior = float(ar1_module._log_prior(m.levels_))
+            gp = m.joint_gp()
+            mean = m.mean_module(X).double()
+            noise = m.level_noise_variances(internal=True)[X[:, -1].long()]
+            cov = m.covar_module(X, X).to_dense().double() + torch.diag_embed(noise.double())
+            prior = sum(float(p.log_prob(c(mod)).sum()) for _, mod, p, c, _ in gp.named_priors())
         sd, mu = float(m.y_sd), float(m.y_mu)
         g = Yd.log() if log_y else Yd
         dist = torch.distributions.MultivariateNormal(mu + sd * mean, sd**2 * cov)
@@ -1023,7 +1130,7 @@ def test_nugget_misfit_adds_the_levels_noise_carried_by_rho(dtype: torch.dtype) 
     a = m.posterior(Xq).covariance_matrix.squeeze(0)
     b = mis.posterior(Xq).covariance_matrix.squeeze(0)
     with torch.no_grad():
-        s0, s1 = (m._noise_per_level() * m.y_sd**2).tolist()
+        s0, s1 = m.level_noise_variances().tolist()
         rho = float(m.levels_["1"].rho_a)
     expected = torch.tensor(
         [[s0, rho * s0, 0.0], [rho * s0, s1 + rho**2 * s0, 0.0], [0.0, 0.0, s1 + rho**2 * s0]],
@@ -1054,7 +1161,7 @@ def test_nugget_per_level_codes_under_measurements() -> None:
     mixed.config["nugget"] = ["misfit", "noise"]
     Xq = torch.tensor([[0.3, 0.0], [0.3, 1.0], [0.7, 1.0]], dtype=torch.float64)
     with torch.no_grad():
-        s0, s1 = (m._noise_per_level() * m.y_sd**2).tolist()
+        s0, s1 = m.level_noise_variances().tolist()
         rho = float(m.levels_["1"].rho_a)
     diff = mixed.predict(Xq).variance - m.predict(Xq).variance
     torch.testing.assert_close(diff, torch.tensor([s0, rho**2 * s0, rho**2 * s0]).double())
@@ -1080,7 +1187,7 @@ def test_nugget_misfit_with_a_level0_callable_and_linear_rho() -> None:
     m.fit((_rows(x, 1), Y))
     Xq = _grid(6, 1, torch.float64)
     with torch.no_grad():
-        s1 = float(m._noise_per_level()[1] * m.y_sd**2)
+        s1 = float(m.level_noise_variances()[1])
     plain = copy.deepcopy(m)
     plain.config["nugget"] = "noise"
     diff = m.predict(Xq).variance - plain.predict(Xq).variance
@@ -1102,13 +1209,13 @@ def test_predict_floors_the_latent_variance_before_the_misfit_nugget(monkeypatch
     m = AR1MultiFidelityGP(nugget="misfit", restarts=1, maxiter=40).fit((X, Y))
     Xq = torch.tensor([[0.3, 0.0], [0.3, 1.0], [0.7, 1.0]], dtype=torch.float64)
     with torch.no_grad():
-        s0, s1 = (m._noise_per_level() * m.y_sd**2).tolist()
+        s0, s1 = m.level_noise_variances().tolist()
         rho = float(m.levels_["1"].rho_a)
     nugget = torch.tensor([s0, s1 + rho**2 * s0, s1 + rho**2 * s0], dtype=torch.float64)
-    latent = m._latent(Xq)
+    latent = m.latent_posterior(Xq)
     bent = latent[1].clone()
     bent.diagonal().copy_(torch.tensor([-1.0, 0.2, -1e-9]) / m.y_sd**2)  # round-off at 0 and 2
-    monkeypatch.setattr(m, "_latent", lambda X: (latent[0], bent))
+    monkeypatch.setattr(m, "latent_posterior", lambda X: (latent[0], bent))
     var = m.predict(Xq).variance
     expected = nugget + torch.tensor([0.0, 0.2, 0.0], dtype=torch.float64)
     torch.testing.assert_close(var, expected)

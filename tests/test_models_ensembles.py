@@ -84,7 +84,7 @@ def test_mlp_mixture_moments_and_seed_changes_members() -> None:
     X, Y = growth_data()
     m = MLPEnsemble(epochs=30, hidden=8).fit((X, Y), seed=1)
     Xq = query()
-    mu, s2 = m._forward((Xq[:, :-1] - m.x_mean_) / m.x_std_)
+    mu, s2 = m.member_moments((Xq[:, :-1] - m.x_mean_) / m.x_std_)
     mix_mean = mu.mean(0)
     mix_var = (s2 + mu**2).mean(0) - mix_mean**2
     pred = m.predict(Xq, observation_noise=True)

@@ -94,18 +94,18 @@ def test_options_for_every_model_reach_the_ones_that_have_them():
 
 
 def test_the_reference_is_kept_unless_another_model_is_clearly_better():
-    from mfgp.selection import _one_standard_error
+    from mfgp.selection import one_standard_error
 
     def recs(name, points):
         return {"model": name, "volume_L": 100.0, "crps_points": points}
 
     noisy = [recs("hybrid", [1.0, 0.2, 0.9]), recs("lasso", [0.2, 0.9, 0.8])]
     scores = {"hybrid": 0.7, "lasso": 0.633}
-    assert _one_standard_error(scores, noisy, "crps", "hybrid")[0] == "hybrid"
+    assert one_standard_error(scores, noisy, "crps", "hybrid")[0] == "hybrid"
     clear = [recs("hybrid", [1.0, 1.1, 0.9]), recs("lasso", [0.2, 0.3, 0.25])]
-    chosen, rule = _one_standard_error({"hybrid": 1.0, "lasso": 0.25}, clear, "crps", "hybrid")
+    chosen, rule = one_standard_error({"hybrid": 1.0, "lasso": 0.25}, clear, "crps", "hybrid")
     assert chosen == "lasso" and rule["advantage"] == pytest.approx(0.75)
-    assert _one_standard_error(scores, noisy, "crps", None)[0] == "lasso"
+    assert one_standard_error(scores, noisy, "crps", None)[0] == "lasso"
 
 
 def test_spread_calibration_widens_overconfident_bands_with_distance():

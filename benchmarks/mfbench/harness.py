@@ -952,7 +952,7 @@ def write_outputs(
 
     payload = {
         "schema": list(SCHEMA),
-        **{k: io._json_safe(v) for k, v in meta.items()},
+        **{k: io.json_safe(v) for k, v in meta.items()},
         "tables": {
             k: [dict(zip(v.columns, r, strict=True)) for r in clean(v)] for k, v in tables.items()
         },

@@ -236,7 +236,7 @@ class SearchSpace:
         levels = torch.minimum(torch.floor(u[:, len(free) :] * sizes), sizes - 1)
         return vals, levels
 
-    def _sobol(self, n: int, seed: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    def sobol(self, n: int, seed: int, dtype: torch.dtype, device: torch.device) -> Tensor:
         """Sobol values of the free variables over the space's ``bounds`` (``n x k``)."""
         return self._values(n, seed, self.bounds, dtype, device)[0]
 

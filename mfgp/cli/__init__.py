@@ -20,10 +20,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mfgp.cli.arguments import _data_options as _data_options
-from mfgp.cli.arguments import _model_option as _model_option
-from mfgp.cli.arguments import _option_value as _option_value
 from mfgp.cli.arguments import add_data_arguments as add_data_arguments
+from mfgp.cli.arguments import data_options as data_options
+from mfgp.cli.arguments import parse_model_option as parse_model_option
+from mfgp.cli.arguments import parse_option_value as parse_option_value
 from mfgp.cli.commands import _add_example, _add_predict, _add_run, _add_simulate, _add_suggest
 from mfgp.cli.console import (
     _configure_logging,

@@ -20,7 +20,7 @@ def _csv_list(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-def _option_value(text: str) -> Any:
+def parse_option_value(text: str) -> Any:
     """A ``--model-option`` value: a TOML literal (``16``, ``0.5``, ``true``, ``"x"``,
     ``[0, 1]``), ``none`` for None, else the text itself (``linear``)."""
     raw = text.strip()
@@ -34,7 +34,7 @@ def _option_value(text: str) -> Any:
         return raw
 
 
-def _model_option(text: str) -> tuple[str, str, Any]:
+def parse_model_option(text: str) -> tuple[str, str, Any]:
     """``[MODEL.]KEY=VALUE`` -> (model or ``"*"``, key, value)."""
     key, sep, raw = text.partition("=")
     model, _, name = key.strip().rpartition(".")
@@ -42,7 +42,7 @@ def _model_option(text: str) -> tuple[str, str, Any]:
         raise argparse.ArgumentTypeError(
             f"expected [MODEL.]KEY=VALUE, e.g. ar1.hyperparameter_samples=16, got {text!r}"
         )
-    return (model.strip() or "*", name.strip(), _option_value(raw))
+    return (model.strip() or "*", name.strip(), parse_option_value(raw))
 
 
 def _options_by_model(items: Sequence[tuple[str, str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -57,7 +57,7 @@ def _add_model_option(p: argparse.ArgumentParser, *, prefixed: bool) -> None:
     p.add_argument(
         "--model-option",
         action="append",
-        type=_model_option,
+        type=parse_model_option,
         metavar=what,
         help="a constructor option of the model (repeatable), e.g. hyperparameter_samples=16, "
         "rho=linear, log_transform=true, trend_uncertainty=none (values are TOML literals or "
@@ -89,7 +89,7 @@ def _add_max_rows(p: argparse.ArgumentParser) -> None:
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Add the flags that say how to read the data file (``--fidelity-order``, ``--features``,
     ``--ignore``, ``--max-rows-per-level``, the column, decimal, sheet, cheap-level and factor
-    flags); :func:`_data_options` turns them into :class:`~mfgp.data.ScaleUpData` options."""
+    flags); :func:`data_options` turns them into :class:`~mfgp.data.ScaleUpData` options."""
     p.add_argument("--fidelity-order", type=_csv_list, help="levels, cheapest first: a,b,c")
     p.add_argument("--features", type=_csv_list, help="operating variables to use: a,b")
     p.add_argument("--ignore", type=_csv_list, default=[], help="columns to drop: a,b")
@@ -132,7 +132,7 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+def data_options(args: argparse.Namespace) -> dict[str, Any]:
     """The data flags of :func:`add_data_arguments` as ScaleUpData keyword options, plus
     ``max_rows_per_level`` (for :meth:`~mfgp.data.ScaleUpData.thin_levels`)."""
     return {

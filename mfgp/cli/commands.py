@@ -14,11 +14,11 @@ from mfgp.acquisition import format_suggestions, run_suggest
 from mfgp.cli.arguments import (
     _add_auto_arguments,
     _add_model_option,
-    _data_options,
     _float_list,
     _options_by_model,
     _setting,
     add_data_arguments,
+    data_options,
 )
 from mfgp.exceptions import InputDataError
 from mfgp.io import atomic_write_bytes, atomic_write_csv, check_output_file
@@ -74,7 +74,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         device=args.device,
         out=args.out,
         seed=args.seed,
-        data_options=_data_options(args),
+        data_options=data_options(args),
         suggest=None
         if not args.suggest_costs
         else {
@@ -158,7 +158,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         rule=args.rule,
         out=args.out,
         seed=args.seed,
-        data_options=_data_options(args),
+        data_options=data_options(args),
         device=args.device,
         candidates=args.candidates,
         n_jobs=args.n_jobs,
@@ -310,7 +310,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         n_candidates=args.candidates,
         out=args.out,
         device=args.device,
-        data_options=_data_options(args),
+        data_options=data_options(args),
         pending=args.pending,
         spec=args.spec,
         cost_unit=args.cost_unit,

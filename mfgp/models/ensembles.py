@@ -203,7 +203,7 @@ class MLPEnsemble(_StandardisedTop):
                         (torch.rand(b.shape[1:], generator=g, dtype=torch.float64) * 2 - 1) * bound
                     )
 
-    def _forward(self, Z: Tensor) -> tuple[Tensor, Tensor]:
+    def member_moments(self, Z: Tensor) -> tuple[Tensor, Tensor]:
         """Member means and variances, each ``batch x members x n``, at ``Z`` (``batch x n x p``,
         standardised)."""
         H = Z.unsqueeze(-3)
@@ -228,7 +228,7 @@ class MLPEnsemble(_StandardisedTop):
         with num_threads(self.config.get("num_threads")):
             for _ in range(epochs):
                 opt.zero_grad()
-                mean, var = self._forward(Z)
+                mean, var = self.member_moments(Z)
                 loss = torch.nn.functional.gaussian_nll_loss(mean, target, var, full=True)
                 loss.backward()
                 opt.step()
@@ -236,7 +236,7 @@ class MLPEnsemble(_StandardisedTop):
             log.debug("mlp_ensemble: final mean NLL %.4f", loss.detach().item())
 
     def _mean_var(self, Xf: Tensor, observation_noise: bool = False) -> tuple[Tensor, Tensor]:
-        mu, s2 = self._forward((Xf - self.x_mean_) / self.x_std_)
+        mu, s2 = self.member_moments((Xf - self.x_mean_) / self.x_std_)
         mean = mu.mean(-2)
         var = mu.var(-2, unbiased=False)
         if observation_noise:
@@ -251,7 +251,7 @@ class MLPEnsemble(_StandardisedTop):
             return super().predict(X)
         self._check_X(X)
         with torch.no_grad():
-            mu, s2 = self._forward((X[..., :-1] - self.x_mean_) / self.x_std_)
+            mu, s2 = self.member_moments((X[..., :-1] - self.x_mean_) / self.x_std_)
             means = (self.y_mean_ + self.y_std_ * mu).transpose(-1, -2)  # ... x n x members
             return Prediction.mixture(None, means, (self.y_std_**2 * s2).transpose(-1, -2))
 

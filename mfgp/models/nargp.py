@@ -299,12 +299,14 @@ class NARGP(ScaleUpModel):
         gp = self.levels_[k]
         x = gp.train_inputs[0][:, :-1]
         with torch.no_grad():
-            f_prev = self._deterministic_mean(x, k - 1)
+            f_prev = self.level_mean(x, k - 1)
         f_col = (f_prev - self.f_lo_[k]) / self.f_rng_[k]
         gp.set_train_data(inputs=torch.cat([x, f_col.unsqueeze(-1)], -1), strict=False)
 
-    def _deterministic_mean(self, x: Tensor, level: int) -> Tensor:
-        """Posterior mean of ``level`` at unit-cube inputs ``x``, plugging in the lower means."""
+    def level_mean(self, x: Tensor, level: int) -> Tensor:
+        """Posterior mean of fidelity ``level`` at features ``x`` scaled to the unit cube (as
+        the levels' ``train_inputs``), the lower levels' posterior means plugged in (no Monte
+        Carlo propagation of their uncertainty)."""
         mean = self._latent(self.levels_[0], x, False)[0]
         for j in range(1, level + 1):
             f_col = (mean - self.f_lo_[j]) / self.f_rng_[j]

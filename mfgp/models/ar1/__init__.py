@@ -67,14 +67,18 @@ References:
     Le Gratiet, L. & Garnier, J. (2014). Recursive co-kriging model for design of computer
     experiments with multiple levels of fidelity. Int. J. Uncertainty Quantification 4(5).
 
-Layout: :mod:`~mfgp.models.ar1.level` (one level's hyperparameters), :mod:`~mfgp.models.ar1.units`
-(internal units), :mod:`~mfgp.models.ar1.recursive` and :mod:`~mfgp.models.ar1.joint` (the two
-inference modes), :mod:`~mfgp.models.ar1.posterior`, :mod:`~mfgp.models.ar1.fitting` and
-:mod:`~mfgp.models.ar1.model` (the class).
+Layout: :mod:`~mfgp.models.ar1.level` (one level's hyperparameters), :mod:`~mfgp.models.ar1.koh`
+(the KOH prior as GPyTorch kernel, mean, noise model and ``ExactGP``),
+:mod:`~mfgp.models.ar1.units` (internal units), :mod:`~mfgp.models.ar1.recursive` and
+:mod:`~mfgp.models.ar1.joint` (the two inference modes), :mod:`~mfgp.models.ar1.posterior`,
+:mod:`~mfgp.models.ar1.fitting` and :mod:`~mfgp.models.ar1.model` (the class).
 """
 
 from __future__ import annotations
 
+from mfgp.models.ar1.koh import KOHExactGP as KOHExactGP
+from mfgp.models.ar1.koh import KOHKernel as KOHKernel
+from mfgp.models.ar1.koh import KOHMean as KOHMean
 from mfgp.models.ar1.level import KERNELS as KERNELS
 from mfgp.models.ar1.level import KernelFactory as KernelFactory
 from mfgp.models.ar1.level import Level0 as Level0
@@ -89,4 +93,4 @@ from mfgp.models.ar1.posterior import _CACHES as _CACHES
 # the public path (as saved in model.json and shown in documentation)
 AR1MultiFidelityGP.__module__ = __name__
 
-__all__ = ["AR1MultiFidelityGP"]
+__all__ = ["AR1MultiFidelityGP", "KOHExactGP", "KOHKernel", "KOHMean"]

@@ -28,8 +28,13 @@ class AR1Posterior:
     """Mixin of :class:`~mfgp.models.ar1.AR1MultiFidelityGP`: posterior and predictions."""
 
     # --------------------------------------------------------------- posterior
-    def _latent(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Latent mean ``batch x n`` and covariance ``batch x n x n``, standardised units."""
+    def latent_posterior(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Latent posterior mean ``batch x n`` and covariance ``batch x n x n`` at ``X``
+        (``batch x n x d``, fidelity index last) in the internal units of
+        :attr:`covar_module` (standardised; logged with a log transform), without the misfit
+        nugget or observation noise: the exact joint posterior in joint mode or with
+        conditioned rows, the recursive co-kriging one otherwise, moment-matched over the
+        hyperparameter draws when there are draws. :meth:`posterior` is its data-unit form."""
         if self.config["mode"] == "joint" or self._cond:
             return self._joint_latent(X)
         shadows = self._hyper_shadows()
@@ -74,7 +79,7 @@ class AR1Posterior:
         where the data pin it down, and flooring the sum instead would also remove the
         misfit nugget that belongs there.
         """
-        return self._observed(X, *self._latent(X), observation_noise, diagonal=diagonal)
+        return self._observed(X, *self.latent_posterior(X), observation_noise, diagonal=diagonal)
 
     def _observed(
         self,

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from mfgp.exceptions import InputDataError, MFGPWarning
+from mfgp.models.ar1.koh import koh_weights
 from mfgp.models.ar1.level import _Level
 
 
@@ -143,15 +144,7 @@ class InternalUnits:
 
     def _weights(self, z: Tensor, lev: Tensor) -> list[Tensor]:
         """``P_l(x) = prod_{m=l+1}^{lev(x)} rho_m(x)`` (0 for ``l > lev``), for l = 0..L-1."""
-        L = self.n_fidelities_
-        one = torch.ones(lev.shape, dtype=z.dtype, device=z.device)
-        P: list[Tensor] = [one] * L
-        P[L - 1] = (lev == L - 1).to(z.dtype)
-        for level in range(L - 2, -1, -1):
-            rho_next = self.levels_[str(level + 1)].rho(z)
-            below = torch.where(lev > level, rho_next * P[level + 1], torch.zeros_like(one))
-            P[level] = torch.where(lev == level, one, below)
-        return P
+        return koh_weights(self.levels_, self.n_fidelities_, z, lev)
 
     def _noise_per_level(self) -> Tensor:
         """Learned or fixed noise variance of each level (``L``, standardised units)."""
