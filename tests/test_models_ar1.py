@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning, ModelFittingError
-from mfgp.models import AR1MultiFidelityGP, get_model, hyper_mcmc
+from mfgp.fit import mcmc
+from mfgp.models import AR1MultiFidelityGP, get_model
 from mfgp.models.ar1 import fitting as ar1_fitting
 from mfgp.models.ar1 import joint as ar1_joint
 from mfgp.models.ar1 import recursive as ar1_recursive
@@ -588,7 +589,7 @@ def test_hyperparameter_draws_sample_the_level_posterior() -> None:
     m.fit((X, Y), seed=0)
     draws = m.levels_["1"].hyper_samples
     kern = m.levels_["1"].kernel
-    theta0 = hyper_mcmc.flat_params(kern)
+    theta0 = mcmc.flat_params(kern)
     gp = m.joint_gp()  # level 0 is the callable: the joint GP is level 1's own
     mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
     Xk, yk = gp.train_inputs[0], gp.train_targets
@@ -601,8 +602,8 @@ def test_hyperparameter_draws_sample_the_level_posterior() -> None:
     def nlp() -> Tensor:  # negative log posterior of level 1's hyperparameters
         return -yk.numel() * mll(gp(Xk), yk, Xk)
 
-    energy = torch.tensor([hyper_mcmc.energy(kern, nlp, t) for t in grid])
-    hyper_mcmc.set_params(kern, theta0)
+    energy = torch.tensor([mcmc.energy(kern, nlp, t) for t in grid])
+    mcmc.set_params(kern, theta0)
     w = torch.softmax(-energy, 0).reshape(97, 71)
     assert float(w[0].sum() + w[-1].sum() + w[:, 0].sum() + w[:, -1].sum()) < 1e-3  # mass inside
     q = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)

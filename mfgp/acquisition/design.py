@@ -32,7 +32,7 @@ from mfgp.acquisition.functions import (
 )
 from mfgp.acquisition.space import SearchSpace
 from mfgp.exceptions import InputDataError
-from mfgp.models.base import seeded
+from mfgp.fit import seeded
 
 __all__ = ["Suggestions", "format_suggestions", "sequential_greedy", "suggest"]
 

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from mfgp.acquisition.space import ScaleOption, SearchSpace
 from mfgp.exceptions import InputDataError
-from mfgp.models.base import seeded
+from mfgp.fit import seeded
 
 __all__ = [
     "GOALS",

@@ -31,8 +31,7 @@ import inspect
 import json
 import pickle
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -46,6 +45,7 @@ from torch import Tensor
 from mfgp import io
 from mfgp.distributions import Z95
 from mfgp.exceptions import InputDataError, NotFittedError
+from mfgp.fit import seeded as seeded  # re-exported: fit's seeding, used by peers' adapters
 from mfgp.memory import DENSE_COPIES, dense_gp_bytes
 from mfgp.prediction import Prediction
 from mfgp.settings import check_same_dtype, resolve_device
@@ -60,7 +60,6 @@ __all__ = [
     "init_option_names",
     "read_model",
     "register_model",
-    "seeded",
 ]
 
 M = TypeVar("M", bound="ScaleUpModel")
@@ -80,20 +79,6 @@ def register_model(name: str) -> Callable[[type[M]], type[M]]:
         return cls
 
     return decorator
-
-
-@contextmanager
-def seeded(seed: int | None, device: torch.device | None = None) -> Iterator[None]:
-    """Run a block with torch's global RNG seeded, restoring the caller's RNG state afterwards.
-
-    Library code that calls third-party routines drawing from the global RNG (for example
-    GPyTorch prior sampling for restarts) uses this instead of seeding globally.
-    """
-    devices = [device] if device is not None and device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        if seed is not None:
-            torch.manual_seed(seed)
-        yield
 
 
 def gaussian_posterior(mean: Tensor, covariance: Tensor) -> GPyTorchPosterior:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from mfgp.settings import jitter_ladder
 
-__all__ = ["gaussian_nll", "jittered_cholesky", "loo_variance_scale", "solve_lower"]
+__all__ = ["gaussian_nll", "jittered_cholesky", "solve_lower"]
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +68,6 @@ def solve_lower(L: Tensor, B: Tensor) -> Tensor:
         out = torch.linalg.solve_triangular(L, cols, upper=False)
         return out.reshape(n, *B.shape[:-2], m).movedim(0, -2)
     return torch.linalg.solve_triangular(L, B, upper=False)
-
-
-def loo_variance_scale(L: Tensor, alpha: Tensor, noise: Tensor, min_noise: float) -> float:
-    """Factor for a GP's kernel and noise variances that gives its leave-one-out residuals unit
-    standardised mean square: ``mean_i alpha_i^2 / [A^-1]_ii`` (Bachoc 2013), clamped to
-    [0.01, 100] and never so small that ``noise`` would fall below ``min_noise`` (kernel and
-    noise must scale alike for the posterior mean to stay).
-
-    Args:
-        L: Cholesky factor of the training covariance ``A`` (``n x n``).
-        alpha: ``A^-1 (y - mean)`` (``n``).
-        noise: the noise variance(s) to be scaled.
-        min_noise: the noise floor.
-    """
-    a_diag = torch.cholesky_inverse(L).diagonal(dim1=-2, dim2=-1)
-    s2 = float((alpha**2 / a_diag).mean().clamp(1e-2, 1e2))
-    return max(s2, 1.001 * min_noise / float(noise.min()))
 
 
 class _GaussianNLL(torch.autograd.Function):

@@ -25,7 +25,7 @@ mixture of the paths' Gaussians itself (with those moments). The standard normal
 from a ``torch.Generator`` seeded with ``mc_seed``, so predictions are reproducible.
 
 With ``hyperparameter_samples=S`` the kernel hyperparameters of every level are integrated
-too: ``S`` posterior draws per level (the Metropolis sampler of :mod:`mfgp.models.hyper_mcmc`,
+too: ``S`` posterior draws per level (the Metropolis sampler of :mod:`mfgp.fit.mcmc`,
 as in :class:`~mfgp.models.ar1.AR1MultiFidelityGP`), and the prediction is the mixture of the
 ``S`` plug-in predictions, each with its own Monte Carlo paths (moment-matched by ``posterior``).
 
@@ -43,22 +43,19 @@ import warnings
 from typing import Any
 
 import torch
-from botorch.exceptions import ModelFittingError as BoTorchFittingError
-from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from gpytorch.constraints import GreaterThan
-from gpytorch.kernels import ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
-from mfgp import progress
-from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
+from mfgp.exceptions import InputDataError
+from mfgp.fit import fit_with_restarts, loo_rescale, mll_scipy, stream
+from mfgp.fit.mcmc import mixture_moments, sample_level, set_params
 from mfgp.models.base import Prediction, ScaleUpModel, gaussian_posterior, register_model
-from mfgp.models.gp_linalg import loo_variance_scale, solve_lower
-from mfgp.models.hyper_mcmc import mixture_moments, sample_level, set_params
+from mfgp.models.gp_linalg import solve_lower
 from mfgp.models.nargp_levels import _initialise, _level_kernel, _safe_cholesky, _train_factor
 
 __all__ = ["NARGP"]
@@ -95,7 +92,7 @@ class NARGP(ScaleUpModel):
             hyperparameters instead of plugging in their fitted values: ``S`` seeded draws per
             level from their posterior (random-walk Metropolis in GPyTorch's raw parameters,
             steps from a Laplace approximation at the fitted values, 200 steps of burn-in, then
-            every 25th state; :mod:`mfgp.models.hyper_mcmc`), stored with the model. Level
+            every 25th state; :mod:`mfgp.fit.mcmc`), stored with the model. Level
             ``k``'s ``f`` inputs stay the fitted level ``k - 1``'s mean. The posterior is the
             moment-matched mixture of the ``S`` plug-in posteriors, draw ``s`` propagated with
             its own ``n_samples`` Monte Carlo paths (seed ``mc_seed + s``): mean ``E_s[m_s]``,
@@ -260,7 +257,7 @@ class NARGP(ScaleUpModel):
         """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from their
         posterior (negative log posterior: the level's exact marginal likelihood and priors)."""
         S = int(self.config["hyperparameter_samples"])
-        gen = torch.Generator().manual_seed(7919 * (0 if seed is None else seed) + 17)
+        gen = stream(seed, 7919, 17)
         for k, gp in enumerate(self.levels_):
             mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
             x, y = gp.train_inputs[0], gp.train_targets
@@ -337,41 +334,27 @@ class NARGP(ScaleUpModel):
         warm: SingleTaskGP | None = None,
     ) -> None:
         mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
-        best_loss, best_state = float("inf"), None
-        gen = torch.Generator().manual_seed(1_000_003 * (0 if seed is None else seed) + k)
-        for r in progress.steps(range(restarts), desc=f"nargp level {k}: restarts", leave=False):
+        gen = stream(seed, 1_000_003, k)
+
+        def start(r: int) -> None:
             _initialise(gp, gen, first=r == 0, min_noise=self.config["min_noise"])
             if r == 0 and warm is not None:  # parameters only (not the draws, not the data)
                 params = {n: p.detach() for n, p in warm.named_parameters()}
                 gp.load_state_dict(params, strict=False)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    if maxiter > 0:  # BoTorch's retries would draw new starts at maxiter=0
-                        fit_gpytorch_mll(
-                            mll,
-                            optimizer_kwargs={"options": {"maxiter": maxiter}},
-                            max_attempts=2,
-                        )
-            except (BoTorchFittingError, RuntimeError, ValueError) as err:
-                warnings.warn(
-                    f"NARGP level {k} restart {r} failed: {err}", NumericalWarning, stacklevel=3
-                )
-                continue
-            mll.train()
-            with torch.no_grad():
-                x = gp.train_inputs[0]
-                loss = -mll(gp(x), gp.train_targets).item()
-            log.debug("NARGP level %d restart %d: -log marginal likelihood %.4f", k, r, loss)
-            if loss == loss and loss < best_loss:
-                best_loss = loss
-                best_state = {n: v.clone() for n, v in gp.state_dict().items()}
-        if best_state is None:
-            raise ModelFittingError(
-                f"every marginal-likelihood restart of NARGP level {k} failed; check for "
-                "duplicated inputs with conflicting outputs, or raise min_noise"
-            )
-        gp.load_state_dict(best_state)
+
+        def loss() -> Tensor:
+            return -mll(gp(gp.train_inputs[0]), gp.train_targets)
+
+        fit_with_restarts(
+            gp,
+            loss,
+            restarts=restarts,
+            maxiter=maxiter,
+            start=start,
+            optimise=mll_scipy(mll, max_attempts=2),
+            what=f"nargp level {k}",
+            hint="check for duplicated inputs with conflicting outputs, or raise min_noise",
+        )
         gp.eval()
         if self.config.get("loo_variance"):
             self._loo_rescale(k, gp)
@@ -381,12 +364,9 @@ class NARGP(ScaleUpModel):
         factor ``mean_i alpha_i^2 / [A^-1]_ii`` (never pushing the noise below its floor)."""
         with torch.no_grad():
             Lc, alpha, _ = _train_factor(gp)
-            noise = gp.likelihood.noise
-            s2 = loo_variance_scale(Lc, alpha.squeeze(-1), noise, self.config["min_noise"])
-            for m in gp.covar_module.modules():
-                if isinstance(m, ScaleKernel):
-                    m.outputscale = m.outputscale * s2
-            gp.likelihood.noise = gp.likelihood.noise * s2
+        s2 = loo_rescale(
+            gp.covar_module, gp.likelihood, Lc, alpha.squeeze(-1), self.config["min_noise"]
+        )
         log.debug("NARGP level %d: leave-one-out variance scale %.3g", k, s2)
 
     # --------------------------------------------------------------- prediction

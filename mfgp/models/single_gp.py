@@ -15,12 +15,8 @@ Hyperparameters maximise the exact marginal likelihood (L-BFGS-B through
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
-import torch
-from botorch.exceptions import ModelFittingError as BoTorchFittingError
-from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
@@ -32,8 +28,8 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior, LogNormalPrior
 from torch import Tensor
 
-from mfgp import progress
-from mfgp.exceptions import InputDataError, ModelFittingError, NumericalWarning
+from mfgp.exceptions import InputDataError
+from mfgp.fit import fit_with_restarts, mll_scipy
 from mfgp.models.base import ScaleUpModel, register_model
 
 __all__ = ["SingleFidelityGP", "matern52_kernel", "se_kernel"]
@@ -121,36 +117,27 @@ class SingleFidelityGP(ScaleUpModel):
         )
 
     def _optimize(self, *, seed: int | None, **options: Any) -> None:
-        maxiter = options.get("maxiter", self.config["maxiter"])
+        maxiter = int(options.get("maxiter", self.config["maxiter"]))
         mll = ExactMarginalLogLikelihood(self.gp_.likelihood, self.gp_)
-        best_loss, best_state = float("inf"), None
-        restarts = range(int(options.get("restarts", self.config["restarts"])))
-        for r in progress.steps(restarts, desc=f"{self.name}: restarts", leave=False):
+
+        def start(r: int) -> None:  # later restarts: the priors (from the previous optimum)
             if r > 0:
                 sample_all_priors(self.gp_)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", category=RuntimeWarning)
-                    fit_gpytorch_mll(
-                        mll, optimizer_kwargs={"options": {"maxiter": maxiter}}, max_attempts=3
-                    )
-            except (BoTorchFittingError, RuntimeError) as err:
-                warnings.warn(f"restart {r} failed: {err}", NumericalWarning, stacklevel=2)
-                continue
-            mll.train()
-            with torch.no_grad():
-                train_inputs = self.gp_.train_inputs[0]
-                loss = -mll(self.gp_(train_inputs), self.gp_.train_targets).item()
-            log.debug("restart %d: negative log marginal likelihood %.4f", r, loss)
-            if loss < best_loss:
-                best_loss = loss
-                best_state = {k: v.clone() for k, v in self.gp_.state_dict().items()}
-        if best_state is None:
-            raise ModelFittingError(
-                "every marginal-likelihood restart of the single-fidelity GP failed; check for "
-                "duplicated inputs with conflicting outputs, or rescale the target"
-            )
-        self.gp_.load_state_dict(best_state)
+
+        def loss() -> Tensor:
+            return -mll(self.gp_(self.gp_.train_inputs[0]), self.gp_.train_targets)
+
+        fit_with_restarts(
+            self.gp_,
+            loss,
+            restarts=int(options.get("restarts", self.config["restarts"])),
+            maxiter=maxiter,
+            start=start,
+            optimise=mll_scipy(mll, max_attempts=3, quiet=RuntimeWarning),
+            what=self.name,
+            hint="check for duplicated inputs with conflicting outputs, or rescale the target",
+            reset=False,
+        )
         self.gp_.eval()
 
     def posterior(

@@ -14,14 +14,13 @@ from typing import Any
 import torch
 from botorch.optim.utils import sample_all_priors
 from gpytorch.means import ConstantMean, LinearMean
-from linear_operator.utils.errors import NotPSDError
 from torch import Tensor, nn
 
-from mfgp import progress
-from mfgp.exceptions import ModelFittingError, NumericalWarning
+from mfgp.exceptions import NumericalWarning
+from mfgp.fit import fit_with_restarts, loo_rescale, stream
+from mfgp.fit.mcmc import flat_params, sample_level
 from mfgp.models.ar1.level import _gp_modules, _log_prior
-from mfgp.models.gp_linalg import gaussian_nll, loo_variance_scale
-from mfgp.models.hyper_mcmc import flat_params, sample_level
+from mfgp.models.gp_linalg import gaussian_nll
 from mfgp.models.sparse_level import inducing_rows
 
 log = logging.getLogger(__name__)
@@ -171,11 +170,11 @@ class AR1Fitting:
 
     def _sample_hyperparameters(self, seed: int | None) -> None:
         """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from their
-        posterior (see the class docstring and :mod:`mfgp.models.hyper_mcmc`). A level whose
+        posterior (see the class docstring and :mod:`mfgp.fit.mcmc`). A level whose
         Hessian or likelihood cannot be evaluated keeps plug-in values."""
         S = int(self.config["hyperparameter_samples"])
         cap = self.config.get("fit_rows") or 1000
-        gen = torch.Generator().manual_seed(7919 * (0 if seed is None else seed) + 17)
+        gen = stream(seed, 7919, 17)
         X, y, noise = self._train_rows()
         lev = X[:, -1].round().long()
         with torch.no_grad():
@@ -200,7 +199,7 @@ class AR1Fitting:
         self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None
     ) -> Callable[[], Tensor]:
         """Level ``k``'s negative log posterior (likelihood of its ``Xk`` rows plus log priors)
-        at its current kernel parameters, as a callable for :mod:`mfgp.models.hyper_mcmc`."""
+        at its current kernel parameters, as a callable for :mod:`mfgp.fit.mcmc`."""
         lvl = self.levels_[str(k)]
 
         def nlp() -> Tensor:
@@ -225,9 +224,7 @@ class AR1Fitting:
         if self.train_Yvar_ is not None or n < 3:
             return False
         floor = float(lvl.likelihood.noise_covar.raw_noise_constraint.lower_bound)
-        s2 = loo_variance_scale(st["L"], st["alpha"], lvl.likelihood.noise, floor)
-        kern.outputscale = kern.outputscale * s2
-        lvl.likelihood.noise = lvl.likelihood.noise * s2
+        s2 = loo_rescale(kern, lvl.likelihood, st["L"], st["alpha"], floor)
         log.debug("level %d: leave-one-out variance scale %.3g", k, s2)
         return True
 
@@ -285,58 +282,33 @@ class AR1Fitting:
         maxiter: int,
         what: str,
     ) -> None:
-        """Minimise ``loss_fn`` over ``module``'s parameters from ``restarts`` starts; keep the
-        best; raise :class:`ModelFittingError` when every start fails."""
+        """Minimise ``loss_fn`` over ``module``'s parameters from ``restarts`` starts (the
+        first from the current values, the others from the priors with rho kept at its
+        least-squares start, so that restarts do not flip its sign) with
+        :func:`~mfgp.fit.fit_with_restarts`; keep the best."""
         start = {k: v.detach().clone() for k, v in module.state_dict().items()}
         rho_names = [
             n for n, _ in module.named_parameters() if n.rsplit(".", 1)[-1].startswith("rho_")
         ]
-        params = [p for p in module.parameters() if p.requires_grad]
-        best_loss, best_state, last_err = math.inf, None, None
-        module.train()
-        for r in progress.steps(range(restarts), desc=f"ar1 {what}: restarts", leave=False):
-            module.load_state_dict(start)
-            if r > 0:
-                for gm in _gp_modules(module):
-                    sample_all_priors(gm)
-                # keep rho at its least-squares start: restarts must not flip its sign
-                with torch.no_grad():
-                    for n, p in module.named_parameters():
-                        if n in rho_names:
-                            p.copy_(start[n])
-            try:
-                loss = self._lbfgs(params, loss_fn, maxiter)
-            except (NotPSDError, RuntimeError, ValueError) as err:
-                last_err = err
-                warnings.warn(f"{what}: restart {r} failed: {err}", NumericalWarning, stacklevel=3)
-                continue
-            log.debug("%s: restart %d: loss %.5f", what, r, loss)
-            if math.isfinite(loss) and loss < best_loss:
-                best_loss = loss
-                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        if best_state is None:
-            raise ModelFittingError(
-                f"AR1 fit of the {what} failed in all {restarts} restarts (last error: "
-                f"{last_err}); the covariance was not positive definite even with the largest "
-                "jitter. Remove duplicated inputs with conflicting outputs, fix the noise to a "
-                "larger value (noise=...), use float64, or rescale the target"
-            ) from last_err
-        module.load_state_dict(best_state)
 
-    @staticmethod
-    def _lbfgs(params: list[nn.Parameter], loss_fn: Callable[[], Tensor], maxiter: int) -> float:
-        """Run L-BFGS (strong Wolfe line search); returns the final loss."""
-        if maxiter > 0 and params:
-            opt = torch.optim.LBFGS(params, lr=1.0, max_iter=maxiter, line_search_fn="strong_wolfe")
+        def new_start(r: int) -> None:
+            if r == 0:
+                return
+            for gm in _gp_modules(module):
+                sample_all_priors(gm)
+            with torch.no_grad():
+                for n, p in module.named_parameters():
+                    if n in rho_names:
+                        p.copy_(start[n])
 
-            def closure() -> Tensor:
-                opt.zero_grad()
-                loss = loss_fn()
-                if not bool(torch.isfinite(loss)):
-                    raise ValueError("the marginal likelihood is not finite")
-                loss.backward()
-                return loss
-
-            opt.step(closure)
-        with torch.no_grad():
-            return float(loss_fn())
+        fit_with_restarts(
+            module,
+            loss_fn,
+            restarts=restarts,
+            maxiter=maxiter,
+            start=new_start,
+            what=f"ar1 {what}",
+            hint="the covariance was not positive definite even with the largest jitter. "
+            "Remove duplicated inputs with conflicting outputs, fix the noise to a larger value "
+            "(noise=...), use float64, or rescale the target",
+        )

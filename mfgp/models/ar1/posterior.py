@@ -17,8 +17,8 @@ from linear_operator.operators import DenseLinearOperator
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError
+from mfgp.fit.mcmc import mixture_moments
 from mfgp.models.base import Prediction
-from mfgp.models.hyper_mcmc import mixture_moments
 
 # instance attributes holding cached posterior states (see AR1MultiFidelityGP._cached)
 _CACHES = ("_state_cache", "_shadow_cache", "_joint_cache", "_cond_cache", "_joint_copy")

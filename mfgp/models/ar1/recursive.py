@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from mfgp.fit.mcmc import flat_params, set_params
 from mfgp.models.ar1.level import _dense
 from mfgp.models.ar1.posterior import _CACHES
 from mfgp.models.gp_linalg import jittered_cholesky, solve_lower
-from mfgp.models.hyper_mcmc import flat_params, set_params
 from mfgp.models.sparse_level import dtc_state, inducing_rows
 
 if TYPE_CHECKING:
