@@ -28,6 +28,19 @@ def test_jittered_cholesky_repairs_singular_and_rejects_indefinite(dtype: torch.
         jittered_cholesky(torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=dtype))
 
 
+def test_jittered_cholesky_jitters_each_matrix_of_a_batch_as_it_needs() -> None:
+    """In a batch, a matrix that factorises as it is gets no jitter from a singular
+    neighbour: its factor equals the unjittered one exactly."""
+    v = torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)
+    good = torch.eye(3, dtype=torch.float64) + 0.1
+    batch = torch.stack([good, v @ v.T, good]).reshape(3, 3, 3)
+    L = jittered_cholesky(batch)
+    exact = torch.linalg.cholesky(good)
+    assert torch.equal(L[0], exact) and torch.equal(L[2], exact)
+    torch.testing.assert_close(L[1] @ L[1].T, v @ v.T, rtol=1e-3, atol=1e-3)
+    assert L.shape == batch.shape
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [(), (3,)])
 def test_gaussian_nll_value_and_gradient_match_torch(dtype: torch.dtype, batch: tuple) -> None:

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
+from gpytorch.kernels import Kernel
 from linear_operator.utils.errors import NotPSDError
 from torch import Tensor, nn
 
@@ -31,6 +32,7 @@ __all__ = [
     "metropolis",
     "mixture_moments",
     "sample_level",
+    "set_batched_params",
     "set_params",
 ]
 
@@ -55,6 +57,25 @@ def set_params(module: nn.Module, theta: Tensor) -> None:
         for p in module.parameters():
             p.copy_(theta[off : off + p.numel()].view_as(p))
             off += p.numel()
+
+
+def set_batched_params(module: nn.Module, draws: Tensor) -> None:
+    """Make ``module`` (a GPyTorch kernel) hold all ``S`` draws (``S x P``, the layout of
+    :func:`flat_params`) at once: every raw parameter becomes ``S x shape`` and every kernel in
+    it gets ``batch_shape = (S,)``, so that it evaluates as ``S`` kernels over a batch dimension
+    (BoTorch's fully Bayesian models hold their MCMC samples the same way). In place; the
+    parameters no longer require gradients."""
+    S = draws.shape[0]
+    off = 0
+    for name, p in list(module.named_parameters()):
+        value = draws[:, off : off + p.numel()].reshape(S, *p.shape).to(p)
+        off += p.numel()
+        owner, _, leaf = name.rpartition(".")
+        sub = module.get_submodule(owner) if owner else module
+        sub._parameters[leaf] = nn.Parameter(value, requires_grad=False)
+    for sub in module.modules():
+        if isinstance(sub, Kernel):
+            sub.batch_shape = torch.Size([S])
 
 
 def _log_jacobian(module: nn.Module) -> float:

@@ -390,27 +390,52 @@ class ScaleUpModel(Model, ABC):
         self.eval()
 
     def to(self, *args: Any, **kwargs: Any) -> ScaleUpModel:  # type: ignore[override]
-        """Move parameters and the stored training tensors to a device and/or dtype."""
+        """Move parameters and the stored training tensors to a device and/or dtype (the
+        posterior cache is dropped)."""
         super().to(*args, **kwargs)
+        self.clear_posterior_cache()
         for name in ("train_X_", "train_Y_", "train_Yvar_"):
             t = getattr(self, name, None)
             if isinstance(t, Tensor):
                 setattr(self, name, t.to(*args, **kwargs))
         return self
 
+    # ---------------------------------------------------------- posterior cache
+    # Posterior states (Cholesky factors, hyperparameter-draw copies) that an acquisition
+    # optimiser would otherwise rebuild on every call, like GPyTorch's prediction strategy:
+    # an entry is valid while the tensors it was built from are unchanged (ids and in-place
+    # version counters), and the whole cache is dropped by train(), by to() and in copies.
+    def _cache_entries(self) -> dict[str, tuple[Any, Any, list[Tensor]]]:
+        return self.__dict__.setdefault("_posterior_cache", {})
+
     def _cache_lookup(self, name: str, tensors: list[Tensor], build: Callable[[], Any]) -> Any:
-        """``build()``, kept in ``self.__dict__[name]`` until one of ``tensors`` changes (keyed
-        on their ids and in-place version counters), for posterior states that an acquisition
-        optimiser would otherwise rebuild on every call."""
-        cache = self.__dict__.get(name)
-        if cache is None or cache[0] != _tensor_key(tensors):
+        """``build()``, cached as entry ``name`` until one of ``tensors`` changes."""
+        entry = self._cache_entries().get(name)
+        if entry is None or entry[0] != _tensor_key(tensors):
             self._cache_store(name, tensors, build())
-        return self.__dict__[name][1]
+        return self._cache_entries()[name][1]
 
     def _cache_store(self, name: str, tensors: list[Tensor], value: Any) -> None:
         """Store ``value`` as :meth:`_cache_lookup`'s entry ``name`` for ``tensors`` (held, so
         that their ids are not reused)."""
-        self.__dict__[name] = (_tensor_key(tensors), value, list(tensors))
+        self._cache_entries()[name] = (_tensor_key(tensors), value, list(tensors))
+
+    def clear_posterior_cache(self) -> None:
+        """Drop every cached posterior state; the next posterior call rebuilds what it needs."""
+        self.__dict__.pop("_posterior_cache", None)
+
+    def train(self, mode: bool = True) -> ScaleUpModel:
+        """Training mode (``mode=True``) drops the posterior cache, as GPyTorch's ``ExactGP``
+        drops its prediction strategy; ``eval()`` keeps it."""
+        if mode:
+            self.clear_posterior_cache()
+        return super().train(mode)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the posterior cache behind (it rebuilds on demand)."""
+        state = super().__getstate__()
+        state.pop("_posterior_cache", None)
+        return state
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

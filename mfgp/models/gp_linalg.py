@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def jittered_cholesky(K: Tensor, *, relative: bool = False) -> Tensor:
     """Lower Cholesky factor of ``K`` (``batch x n x n``), adding diagonal jitter from
-    :func:`mfgp.settings.jitter_ladder` until the factorisation succeeds with a finite factor.
+    :func:`mfgp.settings.jitter_ladder` until the factorisation succeeds with a finite factor;
+    in a batch, each matrix gets the smallest jitter that it needs itself (so that a batch of
+    hyperparameter draws factorises as each draw alone would).
 
     Args:
         K: symmetric matrices.
@@ -35,18 +37,30 @@ def jittered_cholesky(K: Tensor, *, relative: bool = False) -> Tensor:
     """
     ladder = jitter_ladder(K.dtype)
     scale = K.diagonal(dim1=-2, dim2=-1).mean().clamp_min(1e-12) if relative else 1.0
-    eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+    n = K.shape[-1]
+    eye = torch.eye(n, dtype=K.dtype, device=K.device)
+    flat = K.reshape(-1, n, n)
+    out: Tensor | None = None
+    todo = torch.ones(flat.shape[0], dtype=torch.bool, device=K.device)
     for jitter in ladder:
-        L, info = torch.linalg.cholesky_ex(K + jitter * scale * eye if jitter > 0 else K)
+        part = flat if out is None else flat[todo]
+        L, info = torch.linalg.cholesky_ex(part + jitter * scale * eye if jitter > 0 else part)
         # a non-finite entry L[j, i] makes every later diagonal entry L[j, j] non-finite, so
         # checking the diagonal checks the whole factor at O(n) cost
-        if not bool((info > 0).any()) and bool(torch.isfinite(L.diagonal(dim1=-2, dim2=-1)).all()):
-            if jitter > 0:
-                log.debug("Cholesky needed jitter %g", jitter)
-            return L
+        good = (info == 0) & torch.isfinite(L.diagonal(dim1=-2, dim2=-1)).all(-1)
+        if out is None:
+            out = L
+        else:
+            idx = todo.nonzero().squeeze(-1)
+            out = out.index_copy(0, idx[good], L[good])
+        todo = todo.clone()
+        todo[todo.nonzero().squeeze(-1)[good]] = False
+        if jitter > 0 and bool(good.any()):
+            log.debug("Cholesky needed jitter %g", jitter)
+        if not bool(todo.any()):
+            return out.reshape(K.shape)
     raise NotPSDError(
-        f"covariance matrix ({K.shape[-1]} x {K.shape[-1]}) is not positive definite even with "
-        f"jitter {ladder[-1]:g}"
+        f"covariance matrix ({n} x {n}) is not positive definite even with jitter {ladder[-1]:g}"
     )
 
 

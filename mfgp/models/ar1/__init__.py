@@ -88,7 +88,6 @@ from mfgp.models.ar1.level import _Level as _Level
 from mfgp.models.ar1.level import _log_prior as _log_prior
 from mfgp.models.ar1.level import _resolve_kernel as _resolve_kernel
 from mfgp.models.ar1.model import AR1MultiFidelityGP
-from mfgp.models.ar1.posterior import _CACHES as _CACHES
 
 # the public path (as saved in model.json and shown in documentation)
 AR1MultiFidelityGP.__module__ = __name__

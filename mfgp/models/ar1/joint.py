@@ -20,7 +20,6 @@ from mfgp.models.ar1.koh import (
     LevelNoiseLikelihood,
 )
 from mfgp.models.ar1.level import _dense, _log_prior
-from mfgp.models.ar1.posterior import _CACHES
 from mfgp.models.gp_linalg import gaussian_nll, jittered_cholesky, solve_lower
 
 if TYPE_CHECKING:
@@ -222,12 +221,10 @@ class JointInference:
                 "with exact_rows=None (or a larger exact_rows) for them"
             )
         cond, self._cond = self._cond, []
-        saved = {n: self.__dict__.pop(n) for n in _CACHES if n in self.__dict__}
         try:
-            new = copy.deepcopy(self)
+            new = copy.deepcopy(self)  # without the posterior cache (see ScaleUpModel)
         finally:
             self._cond = cond
-            self.__dict__.update(saved)
         new._cond = list(cond)
         if self.config["mode"] == "recursive" and self.config.get("trend_uncertainty"):
             # keep the recursive trend-coefficient uncertainty (see _trend_rows)

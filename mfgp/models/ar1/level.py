@@ -138,7 +138,10 @@ class _Level(gpytorch.Module):
             cols.append(torch.ones_like(z[..., :1]))
             if isinstance(self.mean, LinearMean):
                 cols.append(z[..., self.mean_dims])
-        return torch.cat(cols, dim=-1) if cols else None
+        if not cols:
+            return None
+        batch = torch.broadcast_shapes(*(c.shape[:-1] for c in cols))  # e.g. draws of mprev
+        return torch.cat([c.expand(*batch, c.shape[-1]) for c in cols], dim=-1)
 
 
 #: mfgp's kernel factories by the name a configuration stores

@@ -20,7 +20,7 @@ from mfgp.memory import DENSE_COPIES
 from mfgp.models.ar1.fitting import AR1Fitting
 from mfgp.models.ar1.joint import JointInference
 from mfgp.models.ar1.level import KernelFactory, Level0, _resolve_kernel
-from mfgp.models.ar1.posterior import _CACHES, AR1Posterior
+from mfgp.models.ar1.posterior import AR1Posterior
 from mfgp.models.ar1.recursive import RecursiveInference
 from mfgp.models.ar1.units import InternalUnits
 from mfgp.models.base import ScaleUpModel, as_training_tensors, init_option_names, register_model
@@ -512,8 +512,6 @@ class AR1MultiFidelityGP(
 
     def to(self, *args: Any, **kwargs: Any) -> AR1MultiFidelityGP:  # type: ignore[override]
         super().to(*args, **kwargs)
-        for cache in _CACHES:
-            self.__dict__.pop(cache, None)
         if self._trend_state is not None:
             self._trend_state = [
                 {key: v.to(*args, **kwargs) for key, v in st.items()} for st in self._trend_state

@@ -1,7 +1,7 @@
-"""The AR1 model's posterior: the cached posterior states (``_CACHES``, keyed on the tensors
-they depend on), the latent posterior of either inference mode (or the mixture over
-hyperparameter draws), the misfit nugget and observation noise, :meth:`posterior` and
-:meth:`predict`.
+"""The AR1 model's posterior: the cached posterior states (keyed on the tensors they depend
+on, see :class:`~mfgp.models.base.ScaleUpModel`), the latent posterior of either inference
+mode (or the mixture over hyperparameter draws), the misfit nugget and observation noise,
+:meth:`posterior` and :meth:`predict`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ from mfgp.exceptions import InputDataError
 from mfgp.fit.mcmc import mixture_moments
 from mfgp.models.base import Prediction
 
-# instance attributes holding cached posterior states (see AR1MultiFidelityGP._cached)
-_CACHES = ("_state_cache", "_shadow_cache", "_joint_cache", "_cond_cache", "_joint_copy")
-
 
 class AR1Posterior:
     """Mixin of :class:`~mfgp.models.ar1.AR1MultiFidelityGP`: posterior and predictions."""
@@ -37,13 +34,45 @@ class AR1Posterior:
         hyperparameter draws when there are draws. :meth:`posterior` is its data-unit form."""
         if self.config["mode"] == "joint" or self._cond:
             return self._joint_latent(X)
-        shadows = self._hyper_shadows()
-        if not shadows:
+        draws = self._draw_latent(X)
+        if draws is None:
             mean, cov = self._recursive_latent(X, self._cached_recursive_state())
             assert cov is not None
             return mean, cov
         # equal-weight mixture over the hyperparameter draws, moment-matched
-        return mixture_moments([sh._recursive_latent(X, st) for sh, st in shadows])
+        return mixture_moments(list(zip(draws[0].unbind(-2), draws[1].unbind(-3), strict=True)))
+
+    def _draw_chunk_rows(self) -> int:
+        """Query rows per batched evaluation of the draws in :meth:`predict`, so that the
+        ``S x rows x n_k`` cross-covariances stay near 2**24 numbers (128 MB in float64)."""
+        S = int(self.config["hyperparameter_samples"])
+        lev = self.train_X_[:, -1].round().long()
+        n_max = max(int((lev == k).sum()) for k in range(self.first_gp_level, self.n_fidelities_))
+        return max(1, 2**24 // (S * max(n_max, 1)))
+
+    def _draw_latent_diagonal(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Latent means and variances ``S x n`` of the draws at the rows ``X`` (``n x d``)."""
+        found = self._hyper_batch()
+        assert found is not None
+        batch, state = found
+        mean, var = batch._recursive_latent(X.unsqueeze(-3), state, diagonal=True)
+        assert var is not None
+        S = int(self.config["hyperparameter_samples"])
+        return mean.expand(S, X.shape[-2]), var.expand(S, X.shape[-2])
+
+    def _draw_latent(self, X: Tensor) -> tuple[Tensor, Tensor] | None:
+        """Latent means ``... x S x n`` and covariances ``... x S x n x n`` of the ``S``
+        hyperparameter draws at ``X`` (``... x n x d``), in one batched evaluation; ``None``
+        without draws."""
+        found = self._hyper_batch()
+        if found is None:
+            return None
+        batch, state = found
+        mean, cov = batch._recursive_latent(X.unsqueeze(-3), state)
+        assert cov is not None
+        S = int(self.config["hyperparameter_samples"])
+        shape = (*X.shape[:-2], S, X.shape[-2])
+        return mean.expand(shape), cov.expand(*shape, X.shape[-2])
 
     def _state_tensors(self, cond: bool = True) -> list[Tensor]:
         """Every tensor a cached posterior state depends on (``cond=False``: leaving out the
@@ -58,9 +87,9 @@ class AR1Posterior:
         return tensors
 
     def _cached(self, name: str, build: Callable[[], Any], *, cond: bool = True) -> Any:
-        """``build()``, kept in ``self.__dict__[name]`` until a parameter, buffer, the training
-        data or (with ``cond``) a conditioned observation change (keyed on the tensors' ids and
-        in-place version counters)."""
+        """``build()``, kept in the posterior cache as ``name`` until a parameter, buffer, the
+        training data or (with ``cond``) a conditioned observation change (keyed on the
+        tensors' ids and in-place version counters)."""
         with torch.no_grad():
             return self._cache_lookup(name, self._state_tensors(cond), build)
 
@@ -106,6 +135,22 @@ class AR1Posterior:
             cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
         return mean * self.y_sd + self.y_mu, cov * self.y_sd**2
 
+    def _observed_diagonal(
+        self, X: Tensor, mean: Tensor, var: Tensor, observation_noise: bool | Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`_observed` with ``diagonal=True`` from latent variances ``var`` (``... x n``)
+        instead of a covariance: means and variances in data (log) units."""
+        var = var.clamp_min(0)
+        misfit = self._misfit_levels()
+        if any(misfit):
+            var = var + self._misfit_columns(X, misfit).square().sum(-1)
+        if isinstance(observation_noise, Tensor):
+            var = var + observation_noise.squeeze(-1).to(var)
+        elif observation_noise:
+            keep = torch.tensor([not m for m in misfit], dtype=var.dtype, device=var.device)
+            var = var + (self._level_noise() * keep)[X[..., -1].round().long()]
+        return mean * self.y_sd + self.y_mu, var * self.y_sd**2
+
     def _misfit_levels(self) -> list[bool]:
         """Per level (``L``), whether its nugget is misfit (``nugget``)."""
         opt = self.config.get("nugget", "noise")
@@ -126,6 +171,14 @@ class AR1Posterior:
         flagged in ``misfit`` at ``X``: ``f_l(x)`` carries ``sum_{k <= l} c_k(x) e_k(x)`` with
         ``e_k`` white noise of level ``k``'s variance and ``c_k(x) = prod_{j=k+1..l}
         rho_j(x)``, so two points share a term only at the same features."""
+        C = self._misfit_columns(X, misfit)  # batch x n x L
+        feats = X[..., :-1]
+        same = (feats.unsqueeze(-2) == feats.unsqueeze(-3)).all(dim=-1)
+        return (C @ C.transpose(-1, -2)) * same.to(X.dtype)
+
+    def _misfit_columns(self, X: Tensor, misfit: list[bool]) -> Tensor:
+        """``C`` (``batch x n x L``) with :meth:`_misfit_cov` ``= C C' * [same features]``:
+        column ``k`` is ``c_k(x)`` times the root of level ``k``'s nugget."""
         z, lev = self._z(X)
         nz = self._level_noise() * torch.tensor(misfit, dtype=X.dtype, device=X.device)
         cols = []
@@ -136,10 +189,7 @@ class AR1Posterior:
             for j in range(max(k + 1, 1), self.n_fidelities_):
                 c = torch.where(lev >= j, c * self.levels_[str(j)].rho(z), c)
             cols.append(c * nz[k].clamp_min(0).sqrt())
-        C = torch.stack(cols, dim=-1)  # batch x n x L
-        feats = X[..., :-1]
-        same = (feats.unsqueeze(-2) == feats.unsqueeze(-3)).all(dim=-1)
-        return (C @ C.transpose(-1, -2)) * same.to(X.dtype)
+        return torch.stack(cols, dim=-1)
 
     def posterior(
         self,
@@ -181,16 +231,16 @@ class AR1Posterior:
         moment-matched ones; bounds are the mixture's quantiles."""
         self._check_X(X)
         with torch.no_grad():
-            shadows = self._hyper_shadows()
-            if shadows:
-                noise = observation_noise
-                parts = [
-                    self._observed(X, *sh._recursive_latent(X, st), noise, diagonal=True)
-                    for sh, st in shadows
-                ]
-                means = torch.stack([m for m, _ in parts], dim=-1)
-                var = torch.stack([c.diagonal(dim1=-2, dim2=-1) for _, c in parts], dim=-1)
-                return Prediction.mixture(None, means, var, log=self.log_transform_)
+            if self._hyper_batch() is not None:
+                means, var = [], []
+                for Xc in X.split(self._draw_chunk_rows()):  # pointwise: chunks are exact
+                    m, v = self._observed_diagonal(
+                        Xc, *self._draw_latent_diagonal(Xc), observation_noise
+                    )
+                    means.append(m.transpose(-1, -2))
+                    var.append(v.transpose(-1, -2))
+                means_, var_ = torch.cat(means), torch.cat(var)  # n x S
+                return Prediction.mixture(None, means_, var_, log=self.log_transform_)
             mean, cov = self._internal_posterior(X, observation_noise, diagonal=True)
             var = cov.diagonal(dim1=-2, dim2=-1)
         if self.log_transform_:

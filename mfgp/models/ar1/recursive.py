@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from mfgp.fit.mcmc import flat_params, set_params
+from mfgp.fit.mcmc import flat_params, set_batched_params
 from mfgp.models.ar1.level import _dense
-from mfgp.models.ar1.posterior import _CACHES
 from mfgp.models.gp_linalg import jittered_cholesky, solve_lower
 from mfgp.models.sparse_level import dtc_state, inducing_rows
 
@@ -111,9 +110,19 @@ class RecursiveInference:
         return self._recursive_latent(Xp, state, with_cov=False)[0]
 
     def _recursive_latent(
-        self, X: Tensor, state: list[dict[str, Tensor]], *, with_cov: bool = True
+        self,
+        X: Tensor,
+        state: list[dict[str, Tensor]],
+        *,
+        with_cov: bool = True,
+        diagonal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        """Recursive co-kriging mean ``batch x n`` and covariance ``batch x n x n``."""
+        """Recursive co-kriging mean ``batch x n`` and covariance ``batch x n x n`` (with
+        ``diagonal``: the variances ``batch x n`` only, without forming the covariance)."""
+
+        def gram(A: Tensor) -> Tensor:  # A' A, or its diagonal
+            return (A * A).sum(-2) if diagonal else A.transpose(-1, -2) @ A
+
         z, lev = self._z(X)
         P = self._weights(z, lev)
         mean = torch.zeros(lev.shape, dtype=X.dtype, device=X.device)
@@ -126,25 +135,28 @@ class RecursiveInference:
             k = self.first_gp_level + i
             lvl = self.levels_[str(k)]
             Kxs = _dense(lvl.kernel, z, st["z"])  # batch x n x n_k
-            d_mean = lvl.mu(z) + Kxs @ st["alpha"]
+            d_mean = lvl.mu(z) + (Kxs @ st["alpha"].unsqueeze(-1)).squeeze(-1)
             mean = mean + P[k] * d_mean
             if with_cov:
                 V = solve_lower(st["L"], Kxs.transpose(-1, -2))
-                S = _dense(lvl.kernel, z, z) - V.transpose(-1, -2) @ V
+                prior = lvl.kernel(z, z, diag=True) if diagonal else _dense(lvl.kernel, z, z)
+                S = prior - gram(V)
                 if "LB" in st:  # a level conditioned through inducing inputs (DTC)
-                    W = solve_lower(st["LB"], V)
-                    S = S + W.transpose(-1, -2) @ W
+                    S = S + gram(solve_lower(st["LB"], V))
                 if "G_L" in st:
                     h = lvl.regressors(z, m_below)
                     assert h is not None
                     U = h - Kxs @ st["AinvH"]  # batch x n x p
-                    W = solve_lower(st["G_L"], U.transpose(-1, -2))
-                    S = S + W.transpose(-1, -2) @ W
-                term = P[k].unsqueeze(-1) * P[k].unsqueeze(-2) * S
+                    S = S + gram(solve_lower(st["G_L"], U.transpose(-1, -2)))
+                if diagonal:
+                    term = P[k] ** 2 * S
+                else:
+                    term = P[k].unsqueeze(-1) * P[k].unsqueeze(-2) * S
                 cov = term if cov is None else cov + term
             m_below = d_mean if m_below is None else lvl.rho(z) * m_below + d_mean
         if with_cov and cov is None:
-            cov = torch.zeros(*lev.shape, lev.shape[-1], dtype=X.dtype, device=X.device)
+            shape = lev.shape if diagonal else (*lev.shape, lev.shape[-1])
+            cov = torch.zeros(shape, dtype=X.dtype, device=X.device)
         return mean, cov
 
     def _cached_recursive_state(self) -> list[dict[str, Tensor]]:
@@ -156,28 +168,25 @@ class RecursiveInference:
             return self._recursive_state()
         return self._cached("_state_cache", self._recursive_state)
 
-    def _hyper_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
-        """Copies of this model whose kernels hold the hyperparameter draws, with their
-        recursive states (cached like the recursive state); empty without draws, in training
-        mode or for joint-mode models. The lowest levels whose draws all equal the fitted
-        values (levels over ``fit_rows``, typically a large simulator level 0) share this
-        model's factors instead of holding ``S`` copies of them."""
+    def _hyper_batch(self) -> tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]] | None:
+        """One copy of this model whose level kernels hold all ``S`` hyperparameter draws as a
+        batch dimension (``batch_shape = (S,)``, as BoTorch's fully Bayesian models hold their
+        MCMC samples), with its recursive state, cached like the recursive state; ``None``
+        without draws, in training mode or for joint-mode models. Query it at ``X`` with the
+        draws' dimension inserted (``X.unsqueeze(-3)``): means ``... x S x n``. The lowest
+        levels whose draws all equal the fitted values (levels over ``fit_rows``, typically a
+        large simulator level 0) stay unbatched and share this model's factors."""
         S = int(self.config.get("hyperparameter_samples", 0))
         if not S or self.training or self.config["mode"] == "joint" or self._cond:
-            return []
+            return None
         if not getattr(self, "fitted_", False):
-            return []
-        return self._cached("_shadow_cache", self._build_shadows)
+            return None
+        return self._cached("_draw_batch", self._build_hyper_batch)
 
-    def _build_shadows(self) -> list[tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]]:
-        """Build what :meth:`_hyper_shadows` caches."""
-        S = int(self.config["hyperparameter_samples"])
-        saved = {n: self.__dict__.pop(n) for n in _CACHES if n in self.__dict__}
-        try:
-            base = copy.deepcopy(self)
-        finally:
-            self.__dict__.update(saved)
-        base.config["hyperparameter_samples"] = 0
+    def _build_hyper_batch(self) -> tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]:
+        """Build what :meth:`_hyper_batch` caches."""
+        batch = copy.deepcopy(self)  # without the posterior cache (see ScaleUpModel)
+        batch.config["hyperparameter_samples"] = 0
         shared = 0  # lowest levels without draws of their own
         for k in range(self.first_gp_level, self.n_fidelities_):
             lvl = self.levels_[str(k)]
@@ -185,11 +194,7 @@ class RecursiveInference:
                 break
             shared += 1
         prefix = self._cached_recursive_state()[:shared]
-        shadows = []
-        for s_ in range(S):
-            sh = copy.deepcopy(base)
-            for k, lvl in sh.levels_.items():
-                set_params(lvl.kernel, self.levels_[k].hyper_samples[s_])
-            sh.eval()
-            shadows.append((sh, sh._recursive_state(prefix)))
-        return shadows
+        for k in range(self.first_gp_level + shared, self.n_fidelities_):
+            set_batched_params(batch.levels_[str(k)].kernel, self.levels_[str(k)].hyper_samples)
+        batch.eval()
+        return batch, batch._recursive_state(prefix)
