@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -96,3 +98,27 @@ def test_hybrid_with_a_physics_level_on_cuda():
         assert pred.mean.device.type == device and bool((pred.variance > 0).all())
         preds.append(pred.mean.cpu())
     assert torch.allclose(preds[0], preds[1], rtol=1e-3, atol=1e-3)
+
+
+def test_ar1_hyperparameter_draws_and_joint_gp_on_cuda():
+    """The draws as a batch dimension and the KOH modules on the GPU: the mixture predictions
+    and the joint GP's marginal likelihood agree with the CPU's for the same hyperparameters."""
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from mfgp.test_functions import make_problem
+
+    X, Y, Xt, _ = make_problem("currin", (30, 10), seed=0, n_test=20)
+    cpu = AR1MultiFidelityGP(restarts=1, maxiter=30, hyperparameter_samples=4).fit((X, Y))
+    cuda = copy.deepcopy(cpu).to("cuda")
+    a, b = cpu.predict(Xt), cuda.predict(Xt.to("cuda"))
+    assert b.mean.is_cuda
+    torch.testing.assert_close(b.mean.cpu(), a.mean, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(b.variance.cpu(), a.variance, rtol=1e-6, atol=1e-8)
+    values = []
+    for m in (cpu, cuda):
+        gp = m.joint_gp()
+        mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+        Xg, yg = gp.train_inputs[0], gp.train_targets
+        with torch.no_grad():
+            values.append(float(mll(gp(Xg), yg, Xg)))
+    assert values[1] == pytest.approx(values[0], rel=1e-8)
