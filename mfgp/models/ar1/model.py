@@ -133,10 +133,11 @@ class AR1MultiFidelityGP(
             small noise-free designs), and the mean follows the posterior mass where it lies
             away from the fitted (MAP) values, e.g. towards the long delta lengthscales of a
             nearly linear discrepancy. Costs ``200 + 25 S``
-            likelihood evaluations per level at fit time and ``S`` posterior evaluations per
-            call. Levels with more rows than ``fit_rows`` (1000 if None) keep their fitted
-            values in every draw. Conditioned and fantasy models use the fitted values alone
-            (their mean is the plug-in one, not the mixture's). 0 (default): plug-in.
+            likelihood evaluations per level at fit time; per call, the draws are evaluated as
+            one batch dimension of the level kernels. Levels with more rows than ``fit_rows``
+            (1000 if None) keep their fitted values in every draw and are evaluated once.
+            Conditioned and fantasy models use the fitted values alone (their mean is the
+            plug-in one, not the mixture's). 0 (default): plug-in.
         rho_slope_sd: with ``rho="linear"``, the standard deviation of a zero-mean Normal prior
             on each slope of rho (per unit of the [0, 1]-normalised feature, i.e. the change of
             rho across the data range). None (default): no prior. With few top-level scales

@@ -1,7 +1,7 @@
 """Recursive co-kriging inference of the AR1 model (Le Gratiet & Garnier 2014): per-level
 GP terms and Cholesky states (exact or through inducing inputs), the regressors of the level
-below, the recursive posterior, its cached state and the hyperparameter-draw copies
-(shadows) whose mixture integrates over the kernel hyperparameters.
+below, the recursive posterior, its cached state and the batched copy holding the
+hyperparameter draws, whose mixture integrates over the kernel hyperparameters.
 """
 
 from __future__ import annotations
