@@ -70,7 +70,8 @@ References:
 Layout: :mod:`~mfgp.models.ar1.level` (one level's hyperparameters), :mod:`~mfgp.models.ar1.koh`
 (the KOH prior as GPyTorch kernel, mean, noise model and ``ExactGP``),
 :mod:`~mfgp.models.ar1.units` (internal units), :mod:`~mfgp.models.ar1.recursive` and
-:mod:`~mfgp.models.ar1.joint` (the two inference modes), :mod:`~mfgp.models.ar1.posterior`,
+:mod:`~mfgp.models.ar1.joint` (the two inference modes), :mod:`~mfgp.models.ar1.draws` (the
+hyperparameter draws, a batch dimension), :mod:`~mfgp.models.ar1.posterior`,
 :mod:`~mfgp.models.ar1.fitting` and :mod:`~mfgp.models.ar1.model` (the class).
 """
 

@@ -1,6 +1,7 @@
 """Fitting the AR1 model's hyperparameters: the log evidence, the level-by-level and joint
 marginal-likelihood optimisation with restarts (L-BFGS), the data-driven starts, the rho sign
-check, the leave-one-out variance rescaling and the hyperparameter draws.
+check and the leave-one-out variance rescaling (the hyperparameter draws:
+:mod:`~mfgp.models.ar1.draws`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from gpytorch.means import ConstantMean, LinearMean
 from torch import Tensor, nn
 
 from mfgp.exceptions import NumericalWarning
-from mfgp.fit import fit_with_restarts, loo_rescale, stream
-from mfgp.fit.mcmc import flat_params, sample_level
+from mfgp.fit import fit_with_restarts, loo_rescale
 from mfgp.models.ar1.level import _gp_modules, _log_prior
 from mfgp.models.gp_linalg import gaussian_nll
 from mfgp.models.sparse_level import inducing_rows
@@ -167,33 +167,6 @@ class AR1Fitting:
             # the factors just computed are the posterior's: keep them (a level conditioned
             # through inducing inputs costs seconds to rebuild at 100,000 rows)
             self._seed_cache("_state_cache", state)
-
-    def _sample_hyperparameters(self, seed: int | None) -> None:
-        """Draw ``hyperparameter_samples`` raw kernel-parameter vectors per level from their
-        posterior (see the class docstring and :mod:`mfgp.fit.mcmc`). A level whose
-        Hessian or likelihood cannot be evaluated keeps plug-in values."""
-        S = int(self.config["hyperparameter_samples"])
-        cap = self.config.get("fit_rows") or 1000
-        gen = stream(seed, 7919, 17)
-        X, y, noise = self._train_rows()
-        lev = X[:, -1].round().long()
-        with torch.no_grad():
-            state = self._recursive_state()
-        for i, k in enumerate(range(self.first_gp_level, self.n_fidelities_)):
-            lvl = self.levels_[str(k)]
-            sel = lev == k
-            if not list(lvl.kernel.parameters()):  # a kernel without parameters has no draws
-                continue
-            if int(sel.sum()) > cap:
-                lvl.hyper_samples.copy_(flat_params(lvl.kernel).expand_as(lvl.hyper_samples))
-                continue
-            Xk, yk, nk = X[sel], y[sel], noise[sel]
-            with torch.no_grad():
-                mprev = self._regressor(k, Xk, state[:i])
-            draws = sample_level(
-                lvl.kernel, self._level_nlp(k, Xk, yk, nk, mprev), S, gen, name=f"level {k}"
-            )
-            lvl.hyper_samples.copy_(draws)
 
     def _level_nlp(
         self, k: int, Xk: Tensor, yk: Tensor, nk: Tensor, mprev: Tensor | None

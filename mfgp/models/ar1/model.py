@@ -17,6 +17,7 @@ from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPError
 from mfgp.memory import DENSE_COPIES
+from mfgp.models.ar1.draws import HyperparameterDraws
 from mfgp.models.ar1.fitting import AR1Fitting
 from mfgp.models.ar1.joint import JointInference
 from mfgp.models.ar1.level import KernelFactory, Level0, _resolve_kernel
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 @register_model("ar1")
 class AR1MultiFidelityGP(
     AR1Fitting,
+    HyperparameterDraws,
     RecursiveInference,
     JointInference,
     AR1Posterior,

@@ -42,38 +42,6 @@ class AR1Posterior:
         # equal-weight mixture over the hyperparameter draws, moment-matched
         return mixture_moments(list(zip(draws[0].unbind(-2), draws[1].unbind(-3), strict=True)))
 
-    def _draw_chunk_rows(self) -> int:
-        """Query rows per batched evaluation of the draws in :meth:`predict`, so that the
-        ``S x rows x n_k`` cross-covariances stay near 2**24 numbers (128 MB in float64)."""
-        S = int(self.config["hyperparameter_samples"])
-        lev = self.train_X_[:, -1].round().long()
-        n_max = max(int((lev == k).sum()) for k in range(self.first_gp_level, self.n_fidelities_))
-        return max(1, 2**24 // (S * max(n_max, 1)))
-
-    def _draw_latent_diagonal(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Latent means and variances ``S x n`` of the draws at the rows ``X`` (``n x d``)."""
-        found = self._hyper_batch()
-        assert found is not None
-        batch, state = found
-        mean, var = batch._recursive_latent(X.unsqueeze(-3), state, diagonal=True)
-        assert var is not None
-        S = int(self.config["hyperparameter_samples"])
-        return mean.expand(S, X.shape[-2]), var.expand(S, X.shape[-2])
-
-    def _draw_latent(self, X: Tensor) -> tuple[Tensor, Tensor] | None:
-        """Latent means ``... x S x n`` and covariances ``... x S x n x n`` of the ``S``
-        hyperparameter draws at ``X`` (``... x n x d``), in one batched evaluation; ``None``
-        without draws."""
-        found = self._hyper_batch()
-        if found is None:
-            return None
-        batch, state = found
-        mean, cov = batch._recursive_latent(X.unsqueeze(-3), state)
-        assert cov is not None
-        S = int(self.config["hyperparameter_samples"])
-        shape = (*X.shape[:-2], S, X.shape[-2])
-        return mean.expand(shape), cov.expand(*shape, X.shape[-2])
-
     def _state_tensors(self, cond: bool = True) -> list[Tensor]:
         """Every tensor a cached posterior state depends on (``cond=False``: leaving out the
         conditioned observations, for states of the training rows alone)."""
@@ -232,15 +200,7 @@ class AR1Posterior:
         self._check_X(X)
         with torch.no_grad():
             if self._hyper_batch() is not None:
-                means, var = [], []
-                for Xc in X.split(self._draw_chunk_rows()):  # pointwise: chunks are exact
-                    m, v = self._observed_diagonal(
-                        Xc, *self._draw_latent_diagonal(Xc), observation_noise
-                    )
-                    means.append(m.transpose(-1, -2))
-                    var.append(v.transpose(-1, -2))
-                means_, var_ = torch.cat(means), torch.cat(var)  # n x S
-                return Prediction.mixture(None, means_, var_, log=self.log_transform_)
+                return self._predict_draws(X, observation_noise)
             mean, cov = self._internal_posterior(X, observation_noise, diagonal=True)
             var = cov.diagonal(dim1=-2, dim2=-1)
         if self.log_transform_:

@@ -1,24 +1,21 @@
 """Recursive co-kriging inference of the AR1 model (Le Gratiet & Garnier 2014): per-level
 GP terms and Cholesky states (exact or through inducing inputs), the regressors of the level
-below, the recursive posterior, its cached state and the batched copy holding the
-hyperparameter draws, whose mixture integrates over the kernel hyperparameters.
+below, the recursive posterior and its cached state.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from mfgp.fit.mcmc import flat_params, set_batched_params
 from mfgp.models.ar1.level import _dense
 from mfgp.models.gp_linalg import jittered_cholesky, solve_lower
 from mfgp.models.sparse_level import dtc_state, inducing_rows
 
 if TYPE_CHECKING:
-    from mfgp.models.ar1.model import AR1MultiFidelityGP
+    pass
 
 
 class RecursiveInference:
@@ -167,34 +164,3 @@ class RecursiveInference:
         if self.training:
             return self._recursive_state()
         return self._cached("_state_cache", self._recursive_state)
-
-    def _hyper_batch(self) -> tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]] | None:
-        """One copy of this model whose level kernels hold all ``S`` hyperparameter draws as a
-        batch dimension (``batch_shape = (S,)``, as BoTorch's fully Bayesian models hold their
-        MCMC samples), with its recursive state, cached like the recursive state; ``None``
-        without draws, in training mode or for joint-mode models. Query it at ``X`` with the
-        draws' dimension inserted (``X.unsqueeze(-3)``): means ``... x S x n``. The lowest
-        levels whose draws all equal the fitted values (levels over ``fit_rows``, typically a
-        large simulator level 0) stay unbatched and share this model's factors."""
-        S = int(self.config.get("hyperparameter_samples", 0))
-        if not S or self.training or self.config["mode"] == "joint" or self._cond:
-            return None
-        if not getattr(self, "fitted_", False):
-            return None
-        return self._cached("_draw_batch", self._build_hyper_batch)
-
-    def _build_hyper_batch(self) -> tuple[AR1MultiFidelityGP, list[dict[str, Tensor]]]:
-        """Build what :meth:`_hyper_batch` caches."""
-        batch = copy.deepcopy(self)  # without the posterior cache (see ScaleUpModel)
-        batch.config["hyperparameter_samples"] = 0
-        shared = 0  # lowest levels without draws of their own
-        for k in range(self.first_gp_level, self.n_fidelities_):
-            lvl = self.levels_[str(k)]
-            if not bool((lvl.hyper_samples == flat_params(lvl.kernel)).all()):
-                break
-            shared += 1
-        prefix = self._cached_recursive_state()[:shared]
-        for k in range(self.first_gp_level + shared, self.n_fidelities_):
-            set_batched_params(batch.levels_[str(k)].kernel, self.levels_[str(k)].hyper_samples)
-        batch.eval()
-        return batch, batch._recursive_state(prefix)
