@@ -22,7 +22,8 @@ what the draws change), ``nargp`` (mfgp ``NARGP``), ``nargp_mix``
 (``NARGP(hyperparameter_samples=16)``: the mixture over 16 posterior draws of every level's
 kernel hyperparameters), ``botorch_stmf`` (BoTorch ``SingleTaskMultiFidelityGP``),
 ``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with the reason recorded when not
-installed).
+installed), each peer configured as its documentation recommends for a noise-free code (noise
+fixed at ~0, the documented restarts: :mod:`mfbench.peers`).
 
 Usage::
 
@@ -99,9 +100,9 @@ def make_model(name: str, quick: bool) -> Peer:
         from mfgp.models.nargp import NARGP
 
         return MFGPAdapter("nargp_mix", lambda: NARGP(restarts=restarts, hyperparameter_samples=16))
-    if name in ("emukit_ar1", "emukit_nargp"):
-        return get_peer(name, restarts=restarts)
-    return get_peer(name)
+    if name in ("emukit_ar1", "emukit_nargp") and quick:
+        return get_peer(name, restarts=1)
+    return get_peer(name)  # each peer's noise-free settings (mfbench.peers)
 
 
 def machine_info() -> dict[str, Any]:
