@@ -321,7 +321,8 @@ def markdown(
                     if pd.isna(v):
                         cells.append("-")
                     else:
-                        txt = fmt.format(v)
+                        # a degenerate band gives NLPDs like 1e300: keep the cell short
+                        txt = f"{v:.3g}" if abs(v) >= 1e6 else fmt.format(v)
                         cells.append(f"**{txt}**" if best is not None and v == best else txt)
                 lin = "yes" if get_function(p).linear_correlation else "no"
                 lines.append(f"| {p} | {lin} | " + " | ".join(cells) + " |")

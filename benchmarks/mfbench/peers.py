@@ -274,7 +274,9 @@ class EmukitLinear(Peer):
 
     Args:
         restarts: ``GPyMultiOutputWrapper`` ``n_optimization_restarts`` (the tutorial: 5).
-        noise_free: fix every level's likelihood noise at 0 (False: learn it per level).
+        noise_free: fix every level's likelihood noise at ``noise_var`` (False: learn it per
+            level).
+        noise_var: the fixed noise variance, in standardised units (the tutorial: 0).
         pooled: standardise the outputs with all levels' statistics (False: level 0's).
 
     >>> EmukitLinear().name
@@ -283,9 +285,17 @@ class EmukitLinear(Peer):
 
     name = "emukit_ar1"
 
-    def __init__(self, *, restarts: int = 5, noise_free: bool = True, pooled: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        restarts: int = 5,
+        noise_free: bool = True,
+        noise_var: float = 0.0,
+        pooled: bool = True,
+    ) -> None:
         self.restarts = restarts
         self.noise_free = noise_free
+        self.noise_var = noise_var
         self.pooled = pooled
 
     def fit_predict(
@@ -306,7 +316,7 @@ class EmukitLinear(Peer):
             gp = GPyLinearMultiFidelityModel(X, Y, kernel, n_fidelities=L)
             if self.noise_free:  # the tutorial's mixed_noise.Gaussian_noise{,_1,...}.fix(0)
                 for lik in gp.mixed_noise.likelihoods_list:
-                    lik.variance.fix(0.0)
+                    lik.variance.fix(self.noise_var)
             model = GPyMultiOutputWrapper(
                 gp, L, n_optimization_restarts=self.restarts, verbose_optimization=False
             )
@@ -324,8 +334,9 @@ class EmukitNonLinear(Peer):
         restarts: GPy ``optimize_restarts`` per level (the tutorial and the class default: 5).
         n_samples: Monte Carlo samples per level (Emukit nests them: ``n_samples^(L-1)``; the
             class default, 100).
-        noise_free: fix every level's noise at 0 (False: Emukit's own default, intermediate
-            levels at 1e-4 and the top level's learned).
+        noise_free: fix every level's noise at ``noise_var`` (False: Emukit's own default,
+            intermediate levels at 1e-4 and the top level's learned).
+        noise_var: the fixed noise variance, in standardised units (the tutorial: 0).
         pooled: standardise the outputs with all levels' statistics (False: level 0's).
 
     >>> EmukitNonLinear().name
@@ -340,11 +351,13 @@ class EmukitNonLinear(Peer):
         restarts: int = 5,
         n_samples: int = 100,
         noise_free: bool = True,
+        noise_var: float = 0.0,
         pooled: bool = True,
     ) -> None:
         self.restarts = restarts
         self.n_samples = n_samples
         self.noise_free = noise_free
+        self.noise_var = noise_var
         self.pooled = pooled
 
     def fit_predict(
@@ -371,7 +384,7 @@ class EmukitNonLinear(Peer):
             )
             if self.noise_free:  # the tutorial's m.Gaussian_noise.variance.fix(0)
                 for m in model.models:
-                    m.Gaussian_noise.variance.fix(0.0)
+                    m.Gaussian_noise.variance.fix(self.noise_var)
             model.optimize()
             Xt = np.concatenate([xt, np.full((len(xt), 1), L - 1.0)], axis=1)
             mean, var = model.predict(Xt)
