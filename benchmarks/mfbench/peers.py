@@ -12,8 +12,8 @@ code, since every test function here is noise-free:
 - :class:`BoTorchMultiFidelity`: BoTorch's ``SingleTaskMultiFidelityGP`` (Wu et al. 2019, the
   downsampling/linear-truncated fidelity kernel), fidelity scaled to ``[0, 1]``, inputs normalised
   and outputs standardised by BoTorch transforms, fitted with ``fit_gpytorch_mll``. Noise-free:
-  a known observation variance ``train_Yvar`` (BoTorch's models page: "train_Yvar: observed
-  measurement noise. If None, we infer the noise"), set to ``1e-6`` in standardised units (the
+  a known observation variance ``train_Yvar`` (BoTorch's models reference: the noise is
+  inferred only when ``train_Yvar`` is None), set to ``1e-6`` in standardised units (the
   small fixed value GPyTorch's maintainers suggest for a noise-free GP rather than 0, which is
   numerically unstable: gpytorch issue #1196).
 - :class:`EmukitLinear`: Emukit's ``GPyLinearMultiFidelityModel`` with ``LinearMultiFidelityKernel``
@@ -27,12 +27,15 @@ code, since every test function here is noise-free:
   section: ``optimization_restarts=5`` (also the class's default) and
   ``m.Gaussian_noise.variance.fix(0)`` for every level's GPy model (the class itself fixes the
   intermediate levels at 1e-4 and learns the top level's). With the noise fixed at 0 its
-  ``predict`` (which includes the likelihood; Emukit has no latent option) is the latent one.
+  ``predict`` (which includes the likelihood; Emukit has no latent option) is the latent one;
+  where it interpolates to round-off that variance collapses (NLPD about 1e300 on Forrester),
+  and ``noise_var=1e-6`` (the value of Emukit's own benchmark wrappers,
+  ``emukit/examples/multi_fidelity_dgp/baseline_model_wrappers.py``) keeps it finite.
 - :class:`SMTMFK`: SMT's ``MFK`` multi-fidelity kriging (Le Gratiet 2013 recursive co-kriging),
   as the MFK documentation's example (``theta0=[1.0] * d``, ``corr="squar_exp"``) with SMT's
   noise-free defaults stated explicitly: ``eval_noise=False``, ``noise0=[0.0]`` (interpolation,
-  only the ``nugget`` jitter 100 eps), ``n_start=10`` optimiser starts, ``hyper_opt="TNC"``,
-  ``propagate_uncertainty=True`` (lower levels' variance in the top-level prediction).
+  only the ``nugget`` jitter 100 eps), ``propagate_uncertainty=True`` (lower levels' variance
+  in the top-level prediction), and SMT's default ``n_start=10`` optimiser starts.
 
 Emukit (through GPy) is given inputs scaled to the unit cube of the training inputs and outputs
 standardised with the statistics of all levels pooled (Emukit does neither itself; its tutorials
