@@ -22,7 +22,8 @@ what the draws change), ``nargp`` (mfgp ``NARGP``), ``nargp_mix``
 (``NARGP(hyperparameter_samples=16)``: the mixture over 16 posterior draws of every level's
 kernel hyperparameters), ``botorch_stmf`` (BoTorch ``SingleTaskMultiFidelityGP``),
 ``emukit_ar1``, ``emukit_nargp`` and ``smt_mfk`` (skipped with the reason recorded when not
-installed).
+installed), each peer configured as its documentation recommends for a noise-free code (noise
+fixed at ~0, the documented restarts: :mod:`mfbench.peers`).
 
 Usage::
 
@@ -99,9 +100,9 @@ def make_model(name: str, quick: bool) -> Peer:
         from mfgp.models.nargp import NARGP
 
         return MFGPAdapter("nargp_mix", lambda: NARGP(restarts=restarts, hyperparameter_samples=16))
-    if name in ("emukit_ar1", "emukit_nargp"):
-        return get_peer(name, restarts=restarts)
-    return get_peer(name)
+    if name in ("emukit_ar1", "emukit_nargp") and quick:
+        return get_peer(name, restarts=1)
+    return get_peer(name)  # each peer's noise-free settings (mfbench.peers)
 
 
 def machine_info() -> dict[str, Any]:
@@ -171,11 +172,16 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
 def goals(
     summary: pd.DataFrame, problems: list[str], rows: pd.DataFrame | None = None
 ) -> list[dict[str, Any]]:
-    """Check the issue's goals on the median results; 'n/a' where a needed model is missing.
+    """Check the issues' goals on the median results; 'n/a' where a needed model is missing.
 
-    With the per-seed ``rows``, each detail also says how settled the verdict is: for an NRMSE
-    comparison, on how many common seeds ours was the lower; for a coverage, its range over
-    the seeds."""
+    NRMSE: ``ar1``/``ar1_sim`` no worse than the best peer on the linear problems, mfgp's NARGP
+    no worse than Emukit's on the nonlinear pair. Calibration (issue 22): the best mfgp model's
+    median NLPD no worse than the best peer's, on every problem. The 95 %-coverage goals are
+    retired for these noise-free test functions: at interpolation accuracy coverage conflicts
+    with accuracy in float64 (benchmarks/README.md); coverage stays in the tables.
+
+    With the per-seed ``rows``, each detail also says how settled the verdict is: on how many
+    common seeds ours was the lower."""
     out: list[dict[str, Any]] = []
     if summary.empty:
         return out
@@ -191,23 +197,22 @@ def goals(
         sel = ok[(ok.problem == p) & (ok.model == m)]
         return sel.set_index("seed")[col].astype(float)
 
-    def wins(p: str, ours: str, theirs: str) -> str:
-        a, b = per_seed(p, ours, "nrmse"), per_seed(p, theirs, "nrmse")
+    def wins(p: str, ours: str, theirs: str, col: str = "nrmse") -> str:
+        a, b = per_seed(p, ours, col), per_seed(p, theirs, col)
         common = a.index.intersection(b.index)
         if common.empty:
             return ""
         won = int((a[common] <= b[common]).sum())
         return f"; lower on {won} of {len(common)} seeds"
 
-    def spread(p: str, m: str) -> str:
-        c = per_seed(p, m, "coverage95")
-        return f" (seeds {c.min():.3f}-{c.max():.3f})" if len(c) > 1 else ""
+    def present(p: str, models: tuple[str, ...], col: str) -> dict[str, float]:
+        vals = {m: get(p, m, col) for m in models}
+        return {m: v for m, v in vals.items() if v is not None}
 
     for p in problems:
         f = get_function(p)
         if f.linear_correlation:
-            peers = {m: get(p, m, "nrmse") for m in PEERS}
-            peers = {m: v for m, v in peers.items() if v is not None}
+            peers = present(p, PEERS, "nrmse")
             for name in ("ar1", "ar1_sim"):
                 ours = get(p, name, "nrmse")
                 if ours is None:
@@ -240,16 +245,24 @@ def goals(
             out.append(
                 {"goal": "NARGP NRMSE <= Emukit NARGP", "problem": p, "met": met, "detail": detail}
             )
-        for m in MFGP_MODELS:
-            c = get(p, m, "coverage95")
-            if c is None:
-                continue
+        ours_nlpd = present(p, MFGP_MODELS, "nlpd")
+        if ours_nlpd:
+            peers_nlpd = present(p, PEERS, "nlpd")
+            bo = min(ours_nlpd, key=ours_nlpd.get)
+            if not peers_nlpd:
+                met, detail = "n/a", "every peer missing"
+            else:
+                bp = min(peers_nlpd, key=peers_nlpd.get)
+                met = "yes" if ours_nlpd[bo] <= peers_nlpd[bp] else "no"
+                detail = f"{bo} {ours_nlpd[bo]:.3f} vs best peer {bp} {peers_nlpd[bp]:.3f}" + wins(
+                    p, bo, bp, "nlpd"
+                )
             out.append(
                 {
-                    "goal": f"{m} 95% coverage in [0.90, 0.98]",
+                    "goal": "best mfgp NLPD <= best peer NLPD",
                     "problem": p,
-                    "met": "yes" if 0.90 <= c <= 0.98 else "no",
-                    "detail": f"{c:.3f}" + spread(p, m),
+                    "met": met,
+                    "detail": detail,
                 }
             )
     return out
@@ -288,7 +301,7 @@ def markdown(
         for col, title, fmt in (
             ("nrmse", "NRMSE (lower is better)", "{:.4f}"),
             ("nlpd", "NLPD (lower is better)", "{:.3f}"),
-            ("coverage95", "95 % coverage (target 0.95)", "{:.3f}"),
+            ("coverage95", "95 % coverage (nominal 0.95; no longer a goal here)", "{:.3f}"),
             ("fit_predict_s", "fit + predict time, s (median)", "{:.1f}"),
             ("n_seeds", "seeds completed (medians above are over these)", "{:.0f}"),
         ):
@@ -308,14 +321,15 @@ def markdown(
                     if pd.isna(v):
                         cells.append("-")
                     else:
-                        txt = fmt.format(v)
+                        # a degenerate band gives NLPDs like 1e300: keep the cell short
+                        txt = f"{v:.3g}" if abs(v) >= 1e6 else fmt.format(v)
                         cells.append(f"**{txt}**" if best is not None and v == best else txt)
                 lin = "yes" if get_function(p).linear_correlation else "no"
                 lines.append(f"| {p} | {lin} | " + " | ".join(cells) + " |")
             lines.append("")
     if goal_rows:
         lines += [
-            "## Goals of issue 4",
+            "## Goals (issues 4 and 22)",
             "",
             "| goal | problem | met | detail |",
             "|---|---|---|---|",
@@ -547,7 +561,8 @@ def merge(folders: list[Path], out: Path, argv: list[str] | None = None) -> int:
 
 def plot(rows: pd.DataFrame, path: Path) -> None:
     """NRMSE (log scale) and 95 % coverage per problem and model: one dot per seed, a bar at
-    the median; the coverage band of the issue's goal, [0.90, 0.98], is shaded."""
+    the median; [0.90, 0.98], the coverage goal retired for these noise-free functions, is
+    shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -586,7 +601,7 @@ def plot(rows: pd.DataFrame, path: Path) -> None:
             ax.tick_params(axis="y", labelsize=7)
     fig.suptitle(
         "Multi-fidelity test functions: dots = seeds, bars = medians; "
-        "shaded: the coverage goal [0.90, 0.98]",
+        "shaded: [0.90, 0.98], the retired coverage goal",
         fontsize=9,
     )
     fig.tight_layout()

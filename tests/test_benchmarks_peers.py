@@ -40,6 +40,18 @@ def test_botorch_adapter(forrester):
     assert again[0].equal(mean)
 
 
+def test_botorch_adapter_noise_free(forrester):
+    """Noise-free by default: a known tiny observation variance, so the top level's training
+    points are (nearly) interpolated; noise_free=False infers the noise as before."""
+    X, Y, _, _ = forrester
+    top = X[:, -1] == X[:, -1].max()
+    mean, var = BoTorchMultiFidelity(maxiter=30).fit_predict(X, Y, X[top], seed=0)
+    assert (var <= 1e-3 * Y[top].var()).all()
+    assert (mean - Y[top].squeeze(-1)).abs().max() < 1e-2 * Y[top].std()
+    mean, var = BoTorchMultiFidelity(maxiter=30, noise_free=False).fit_predict(X, Y, X[top], seed=0)
+    assert mean.shape == (int(top.sum()),) and (var >= 0).all()
+
+
 def test_mfgp_adapter_predicts_top_level(forrester):
     X, Y, Xt, Yt = forrester
     Xlow = Xt.clone()
@@ -60,6 +72,20 @@ def test_emukit_adapters_restore_numpy_state(forrester):
     mean, var = get_peer("emukit_nargp", restarts=1, n_samples=20).fit_predict(X, Y, Xt, seed=0)
     _check(mean, var, Yt, 0.3)
     assert np.array_equal(np.random.get_state()[1], before)
+    # noise fixed at 0: the top level's training points are interpolated
+    top = X[:, -1] == X[:, -1].max()
+    mean, var = get_peer("emukit_ar1", restarts=1).fit_predict(X, Y, X[top], seed=0)
+    assert (var <= 1e-3 * Y[top].var()).all()
+    assert (mean - Y[top].squeeze(-1)).abs().max() < 1e-2 * Y[top].std()
+
+
+def test_emukit_adapters_noise_free_defaults():
+    """The tutorial's noise-free settings are the defaults (no fit: runs without the peers)."""
+    for name in ("emukit_ar1", "emukit_nargp"):
+        peer = get_peer(name)
+        assert peer.noise_free and peer.restarts == 5, name
+    assert get_peer("emukit_nargp").n_samples == 100
+    assert get_peer("emukit_ar1", noise_free=False).noise_free is False
 
 
 def test_smt_adapter(forrester):

@@ -6,23 +6,43 @@ Every adapter has ``name`` and ``fit_predict(train_X, train_Y, test_X, seed) -> 
 predict the top level), and ``mean``/``var`` are ``n`` float64 tensors of the latent top-level
 function in data units. So every model sees exactly the same designs, in the same process.
 
-Peers:
+Peers, each configured as its own documentation recommends for a noise-free (deterministic)
+code, since every test function here is noise-free:
 
 - :class:`BoTorchMultiFidelity`: BoTorch's ``SingleTaskMultiFidelityGP`` (Wu et al. 2019, the
   downsampling/linear-truncated fidelity kernel), fidelity scaled to ``[0, 1]``, inputs normalised
-  and outputs standardised by BoTorch transforms, fitted with ``fit_gpytorch_mll``.
+  and outputs standardised by BoTorch transforms, fitted with ``fit_gpytorch_mll``. Noise-free:
+  a known observation variance ``train_Yvar`` (BoTorch's models reference: the noise is
+  inferred only when ``train_Yvar`` is None), set to ``1e-6`` in standardised units (the
+  small fixed value GPyTorch's maintainers suggest for a noise-free GP rather than 0, which is
+  numerically unstable: gpytorch issue #1196).
 - :class:`EmukitLinear`: Emukit's ``GPyLinearMultiFidelityModel`` with ``LinearMultiFidelityKernel``
-  (Kennedy & O'Hagan 2000 AR1, joint), RBF ARD kernels.
+  (Kennedy & O'Hagan 2000 AR1, joint), RBF ARD kernels; as Emukit's multi-fidelity tutorial
+  (``notebooks/Emukit-tutorial-multi-fidelity.ipynb``: "we choose to fix the noise to '0' for
+  both fidelities in order to reflect that the observations are exact"): every level's
+  ``mixed_noise.Gaussian_noise*`` fixed at 0 and ``GPyMultiOutputWrapper(...,
+  n_optimization_restarts=5)``.
 - :class:`EmukitNonLinear`: Emukit's ``NonLinearMultiFidelityModel`` (Perdikaris et al. 2017)
-  with ``make_non_linear_kernels(GPy.kern.RBF, ARD=True)``; its ``predict`` includes the
-  top level's learned noise variance (Emukit has no latent option), usually negligible here.
-- :class:`SMTMFK`: SMT's ``MFK`` multi-fidelity kriging (Le Gratiet 2013 recursive co-kriging).
+  with ``make_non_linear_kernels(GPy.kern.RBF, ARD=True)``; as the same tutorial's NARGP
+  section: ``optimization_restarts=5`` (also the class's default) and
+  ``m.Gaussian_noise.variance.fix(0)`` for every level's GPy model (the class itself fixes the
+  intermediate levels at 1e-4 and learns the top level's). With the noise fixed at 0 its
+  ``predict`` (which includes the likelihood; Emukit has no latent option) is the latent one;
+  where it interpolates to round-off that variance collapses (NLPD about 1e300 on Forrester),
+  and ``noise_var=1e-6`` (the value of Emukit's own benchmark wrappers,
+  ``emukit/examples/multi_fidelity_dgp/baseline_model_wrappers.py``) keeps it finite.
+- :class:`SMTMFK`: SMT's ``MFK`` multi-fidelity kriging (Le Gratiet 2013 recursive co-kriging),
+  as the MFK documentation's example (``theta0=[1.0] * d``, ``corr="squar_exp"``) with SMT's
+  noise-free defaults stated explicitly: ``eval_noise=False``, ``noise0=[0.0]`` (interpolation,
+  only the ``nugget`` jitter 100 eps), ``propagate_uncertainty=True`` (lower levels' variance
+  in the top-level prediction), and SMT's default ``n_start=10`` optimiser starts.
 
 Emukit (through GPy) is given inputs scaled to the unit cube of the training inputs and outputs
-standardised with the lowest level's statistics (Emukit does neither itself; its tutorials use
-O(1) functions); predictions are mapped back. SMT scales internally and gets raw data. Emukit and
-GPy draw restarts from NumPy's global generator: those adapters seed it inside a context that
-restores the caller's NumPy state afterwards, so no global random state leaks.
+standardised with the statistics of all levels pooled (Emukit does neither itself; its tutorials
+use O(1) functions, and GPy's kernels start at variance 1 and lengthscale 1); predictions are
+mapped back. SMT scales internally and gets raw data. Emukit and GPy draw restarts from NumPy's
+global generator: those adapters seed it inside a context that restores the caller's NumPy state
+afterwards, so no global random state leaks.
 
 The optional packages are imported lazily; a missing one raises an ``ImportError`` that says to
 ``pip install 'mfgp[peers]'``.
@@ -160,6 +180,10 @@ class BoTorchMultiFidelity(Peer):
 
     Args:
         maxiter: L-BFGS-B iterations of ``fit_gpytorch_mll``.
+        noise_free: give BoTorch a known observation variance of ``noise_var`` (in
+            standardised units) instead of inferring the noise: the setting for a noise-free
+            code (BoTorch infers the noise only when ``train_Yvar`` is None).
+        noise_var: that variance, relative to the variance of the training outputs.
 
     >>> BoTorchMultiFidelity().name
     'botorch_stmf'
@@ -167,8 +191,12 @@ class BoTorchMultiFidelity(Peer):
 
     name = "botorch_stmf"
 
-    def __init__(self, *, maxiter: int = 200) -> None:
+    def __init__(
+        self, *, maxiter: int = 200, noise_free: bool = True, noise_var: float = 1e-6
+    ) -> None:
         self.maxiter = maxiter
+        self.noise_free = noise_free
+        self.noise_var = noise_var
 
     def fit_predict(
         self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
@@ -185,11 +213,19 @@ class BoTorchMultiFidelity(Peer):
         X[:, -1] = X[:, -1] / max(top, 1.0)
         bounds = torch.stack([X.min(0).values, X.max(0).values])
         bounds[1, -1], bounds[0, -1] = 1.0, 0.0
+        Y = train_Y.detach().double()
+        # Standardize divides train_Yvar by the outputs' variance: noise_var in standardised units
+        Yvar = (
+            torch.full_like(Y, self.noise_var * float(Y.var().clamp_min(1e-300)))
+            if self.noise_free
+            else None
+        )
         with seeded(seed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = SingleTaskMultiFidelityGP(
                 X,
-                train_Y.detach().double(),
+                Y,
+                train_Yvar=Yvar,
                 data_fidelities=[d],
                 input_transform=Normalize(d + 1, bounds=bounds),
                 outcome_transform=Standardize(1),
@@ -204,14 +240,16 @@ class BoTorchMultiFidelity(Peer):
 
 
 class _Scaler:
-    """Unit-cube inputs and level-0-standardised outputs, for peers that do not scale."""
+    """Unit-cube inputs and outputs standardised with all levels' outputs pooled, for peers that
+    do not scale (one affine map for every level, so the levels' relation is unchanged)."""
 
-    def __init__(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> None:
+    def __init__(self, xs: list[np.ndarray], ys: list[np.ndarray], pooled: bool = True) -> None:
         allx = np.concatenate(xs)
         self.lo = allx.min(0)
         self.rng = np.where(allx.max(0) > self.lo, allx.max(0) - self.lo, 1.0)
-        self.mu = float(ys[0].mean())
-        self.sd = float(ys[0].std()) or 1.0
+        ally = np.concatenate(ys) if pooled else ys[0]  # pooled=False: level 0's statistics
+        self.mu = float(ally.mean())
+        self.sd = float(ally.std()) or 1.0
 
     def x(self, x: np.ndarray) -> np.ndarray:
         return (x - self.lo) / self.rng
@@ -221,23 +259,28 @@ class _Scaler:
 
 
 def _emukit_arrays(
-    train_X: Tensor, train_Y: Tensor, test_X: Tensor
+    train_X: Tensor, train_Y: Tensor, test_X: Tensor, pooled: bool = True
 ) -> tuple[_Scaler, int, int, np.ndarray, np.ndarray, np.ndarray]:
     """Scaled Emukit stacked arrays: ``(scaler, levels, dim, X, Y, scaled test inputs)``."""
     from emukit.multi_fidelity.convert_lists_to_array import convert_xy_lists_to_arrays
 
     xs, ys = _split(train_X, train_Y)
-    sc = _Scaler(xs, ys)
+    sc = _Scaler(xs, ys, pooled)
     X, Y = convert_xy_lists_to_arrays([sc.x(x) for x in xs], [sc.y(y) for y in ys])
     xt = sc.x(test_X.detach().cpu().double().numpy()[:, :-1])
     return sc, len(xs), xs[0].shape[1], X, Y, xt
 
 
 class EmukitLinear(Peer):
-    """Emukit's linear multi-fidelity (AR1) model, RBF ARD kernels, noise learned per level.
+    """Emukit's linear multi-fidelity (AR1) model, RBF ARD kernels, every level's Gaussian noise
+    fixed at 0 (exact observations) as Emukit's multi-fidelity tutorial does.
 
     Args:
-        restarts: GPy ``optimize_restarts`` count.
+        restarts: ``GPyMultiOutputWrapper`` ``n_optimization_restarts`` (the tutorial: 5).
+        noise_free: fix every level's likelihood noise at ``noise_var`` (False: learn it per
+            level).
+        noise_var: the fixed noise variance, in standardised units (the tutorial: 0).
+        pooled: standardise the outputs with all levels' statistics (False: level 0's).
 
     >>> EmukitLinear().name
     'emukit_ar1'
@@ -245,8 +288,18 @@ class EmukitLinear(Peer):
 
     name = "emukit_ar1"
 
-    def __init__(self, *, restarts: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        restarts: int = 5,
+        noise_free: bool = True,
+        noise_var: float = 0.0,
+        pooled: bool = True,
+    ) -> None:
         self.restarts = restarts
+        self.noise_free = noise_free
+        self.noise_var = noise_var
+        self.pooled = pooled
 
     def fit_predict(
         self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
@@ -258,12 +311,15 @@ class EmukitLinear(Peer):
         from emukit.multi_fidelity.kernels import LinearMultiFidelityKernel
         from emukit.multi_fidelity.models import GPyLinearMultiFidelityModel
 
-        sc, L, d, X, Y, xt = _emukit_arrays(train_X, train_Y, test_X)
+        sc, L, d, X, Y, xt = _emukit_arrays(train_X, train_Y, test_X, self.pooled)
         with _numpy_seeded(seed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             kernels = [gpy.kern.RBF(d, ARD=True) for _ in range(L)]
             kernel = LinearMultiFidelityKernel(kernels)
             gp = GPyLinearMultiFidelityModel(X, Y, kernel, n_fidelities=L)
+            if self.noise_free:  # the tutorial's mixed_noise.Gaussian_noise{,_1,...}.fix(0)
+                for lik in gp.mixed_noise.likelihoods_list:
+                    lik.variance.fix(self.noise_var)
             model = GPyMultiOutputWrapper(
                 gp, L, n_optimization_restarts=self.restarts, verbose_optimization=False
             )
@@ -274,11 +330,17 @@ class EmukitLinear(Peer):
 
 
 class EmukitNonLinear(Peer):
-    """Emukit's NARGP (``NonLinearMultiFidelityModel``), RBF ARD kernels.
+    """Emukit's NARGP (``NonLinearMultiFidelityModel``), RBF ARD kernels, every level's Gaussian
+    noise fixed at 0 as Emukit's multi-fidelity tutorial does for exact observations.
 
     Args:
-        restarts: GPy ``optimize_restarts`` per level.
-        n_samples: Monte Carlo samples per level (Emukit nests them: ``n_samples^(L-1)``).
+        restarts: GPy ``optimize_restarts`` per level (the tutorial and the class default: 5).
+        n_samples: Monte Carlo samples per level (Emukit nests them: ``n_samples^(L-1)``; the
+            class default, 100).
+        noise_free: fix every level's noise at ``noise_var`` (False: Emukit's own default,
+            intermediate levels at 1e-4 and the top level's learned).
+        noise_var: the fixed noise variance, in standardised units (the tutorial: 0).
+        pooled: standardise the outputs with all levels' statistics (False: level 0's).
 
     >>> EmukitNonLinear().name
     'emukit_nargp'
@@ -286,9 +348,20 @@ class EmukitNonLinear(Peer):
 
     name = "emukit_nargp"
 
-    def __init__(self, *, restarts: int = 3, n_samples: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        restarts: int = 5,
+        n_samples: int = 100,
+        noise_free: bool = True,
+        noise_var: float = 0.0,
+        pooled: bool = True,
+    ) -> None:
         self.restarts = restarts
         self.n_samples = n_samples
+        self.noise_free = noise_free
+        self.noise_var = noise_var
+        self.pooled = pooled
 
     def fit_predict(
         self, train_X: Tensor, train_Y: Tensor, test_X: Tensor, seed: int = 0
@@ -300,7 +373,7 @@ class EmukitNonLinear(Peer):
             make_non_linear_kernels,
         )
 
-        sc, L, d, X, Y, xt = _emukit_arrays(train_X, train_Y, test_X)
+        sc, L, d, X, Y, xt = _emukit_arrays(train_X, train_Y, test_X, self.pooled)
         with _numpy_seeded(seed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             kernels = make_non_linear_kernels(gpy.kern.RBF, L, d, ARD=True)
@@ -312,6 +385,9 @@ class EmukitNonLinear(Peer):
                 n_samples=self.n_samples,
                 optimization_restarts=self.restarts,
             )
+            if self.noise_free:  # the tutorial's m.Gaussian_noise.variance.fix(0)
+                for m in model.models:
+                    m.Gaussian_noise.variance.fix(self.noise_var)
             model.optimize()
             Xt = np.concatenate([xt, np.full((len(xt), 1), L - 1.0)], axis=1)
             mean, var = model.predict(Xt)
@@ -319,10 +395,13 @@ class EmukitNonLinear(Peer):
 
 
 class SMTMFK(Peer):
-    """SMT's ``MFK`` multi-fidelity kriging (recursive co-kriging), default options.
+    """SMT's ``MFK`` multi-fidelity kriging (recursive co-kriging): the MFK documentation's
+    example (``theta0=[1.0] * d``, squared-exponential correlation) with SMT's noise-free
+    defaults spelled out (``eval_noise=False``, ``noise0=[0.0]``: interpolation with only the
+    ``nugget`` jitter; ``propagate_uncertainty=True``).
 
     Args:
-        n_start: hyperparameter optimisation starts per level.
+        n_start: hyperparameter optimisation starts per level (SMT's default, 10).
 
     >>> SMTMFK().name
     'smt_mfk'
@@ -344,7 +423,16 @@ class SMTMFK(Peer):
         xt = test_X.detach().cpu().double().numpy()[:, :-1]
         with _numpy_seeded(seed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = MFK(theta0=[1.0] * d, print_global=False, n_start=self.n_start, seed=seed)
+            model = MFK(
+                theta0=[1.0] * d,
+                corr="squar_exp",
+                eval_noise=False,
+                noise0=[0.0],
+                propagate_uncertainty=True,
+                print_global=False,
+                n_start=self.n_start,
+                seed=seed,
+            )
             for k in range(len(xs) - 1):
                 model.set_training_values(xs[k], ys[k], name=k)
             model.set_training_values(xs[-1], ys[-1])
