@@ -61,7 +61,8 @@ import torch
 from torch import Tensor
 
 from mfgp.exceptions import InputDataError
-from mfgp.models.base import ScaleUpModel, seeded
+from mfgp.fit import seeded
+from mfgp.models.base import ScaleUpModel
 from mfgp.prediction import Prediction
 
 __all__ = [

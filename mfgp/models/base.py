@@ -45,7 +45,7 @@ from torch import Tensor
 from mfgp import io
 from mfgp.distributions import Z95
 from mfgp.exceptions import InputDataError, NotFittedError
-from mfgp.fit import seeded as seeded  # re-exported: fit's seeding, used by peers' adapters
+from mfgp.fit import seeded
 from mfgp.memory import DENSE_COPIES, dense_gp_bytes
 from mfgp.prediction import Prediction
 from mfgp.settings import check_same_dtype, resolve_device
