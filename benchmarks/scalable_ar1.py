@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shlex
 import subprocess
@@ -40,8 +38,9 @@ from typing import Any
 
 import pandas as pd
 import torch
+from mfbench.run_files import run_info, write_run
 
-from mfgp import io, metrics
+from mfgp import metrics
 from mfgp.models import AR1MultiFidelityGP
 from mfgp.test_functions import Borehole, make_problem
 
@@ -142,14 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.case:  # one case, in a subprocess of the run below
         print(MARK + json.dumps(run_case(args.case, seeds[0], args.n_lf, args.n_hf)))
         return 0
-    info = {
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load": [round(v, 2) for v in os.getloadavg()],
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "versions": ", ".join(f"{k} {v}" for k, v in io.versions().items()),
-    }
+    info = run_info()
     rows = []
     for seed in seeds:
         for case in CASES:
@@ -158,11 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
     df = pd.DataFrame(rows)
     command = "python benchmarks/scalable_ar1.py " + shlex.join(argv or sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    io.atomic_write_csv(args.out.with_suffix(".csv"), df)
-    io.atomic_write_json(args.out.with_suffix(".json"), {"info": info, "rows": rows})
-    io.atomic_write_text(args.out.with_suffix(".md"), _markdown(df, command.strip(), info))
-    print(f"wrote {args.out}.csv, .json, .md")
+    write_run(args.out, rows, info, _markdown(df, command.strip(), info))
     return 0
 
 

@@ -22,8 +22,6 @@ Writes ``benchmarks/results/speed_draws.{csv,json,md}``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shlex
 import sys
 import time
@@ -32,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
+from mfbench.run_files import run_info, write_run
 
-from mfgp import io, metrics
+from mfgp import metrics
 from mfgp.models import AR1MultiFidelityGP
 from mfgp.test_functions import Borehole, make_problem
 
@@ -89,14 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=32)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    info = {
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load": [round(v, 2) for v in os.getloadavg()],
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "versions": ", ".join(f"{k} {v}" for k, v in io.versions().items()),
-    }
+    info = run_info()
     rows = []
     for n_lf in [int(s) for s in args.sizes.split(",") if s]:
         row = run_size(n_lf, args.draws)
@@ -104,11 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     df = pd.DataFrame(rows)
     command = "python benchmarks/speed_draws.py " + shlex.join(argv or sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    io.atomic_write_csv(args.out.with_suffix(".csv"), df)
-    io.atomic_write_json(args.out.with_suffix(".json"), {"info": info, "rows": rows})
-    io.atomic_write_text(args.out.with_suffix(".md"), _markdown(df, command.strip(), info))
-    print(f"wrote {args.out}.csv, .json, .md")
+    write_run(args.out, rows, info, _markdown(df, command.strip(), info))
     return 0
 
 
