@@ -25,7 +25,7 @@ from torch import Tensor
 
 from mfgp.exceptions import InputDataError, MFGPError, MFGPWarning, ModelFittingError
 from mfgp.fit import mcmc
-from mfgp.models import AR1MultiFidelityGP, get_model
+from mfgp.models import AR1MultiFidelityGP, get_model, gp_linalg
 from mfgp.models.ar1 import fitting as ar1_fitting
 from mfgp.models.ar1 import joint as ar1_joint
 from mfgp.models.ar1 import recursive as ar1_recursive
@@ -46,6 +46,19 @@ def _single_thread():
 
 def _f0(x: Tensor) -> Tensor:
     return torch.sin(8 * x[..., 0]) + 0.5 * x[..., 0]
+
+
+def _factorisations(mp, *modules, key=lambda shape: shape) -> list:
+    """``key(shape)`` of every Cholesky factorisation that ``modules`` ask for from now on:
+    each module's ``jittered_cholesky`` is wrapped through ``mp`` (a pytest MonkeyPatch),
+    the factorisation itself unchanged."""
+    calls: list = []
+    real = gp_linalg.jittered_cholesky
+    for module in modules:
+        mp.setattr(
+            module, "jittered_cholesky", lambda A, **kw: calls.append(key(A.shape)) or real(A, **kw)
+        )
+    return calls
 
 
 def _rows(x: Tensor, level: int) -> Tensor:
@@ -398,11 +411,7 @@ def test_posterior_cache_follows_parameters(monkeypatch) -> None:
     X, Y = _ar1_data(torch.float64, n=(20, 8))
     m = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y))
     Xt = _grid(5, 1, torch.float64)
-    calls = []
-    real = ar1_recursive.jittered_cholesky
-    monkeypatch.setattr(
-        ar1_recursive, "jittered_cholesky", lambda A, **kw: calls.append(A.shape) or real(A, **kw)
-    )
+    calls = _factorisations(monkeypatch, ar1_recursive)
     a = m.predict(Xt).mean
     torch.testing.assert_close(m.predict(Xt).mean, a, rtol=0, atol=0)
     assert calls == []  # the fit's factors serve every call
@@ -424,13 +433,7 @@ def test_train_mode_drops_the_posterior_cache_and_copies_leave_it(monkeypatch) -
     m = AR1MultiFidelityGP(restarts=1, maxiter=20).fit((X, Y))
     Xt = _grid(5, 1, torch.float64)
     a = m.predict(Xt).mean
-    calls = []
-    real = ar1_recursive.jittered_cholesky
-    monkeypatch.setattr(
-        ar1_recursive,
-        "jittered_cholesky",
-        lambda A, **kw: calls.append(A.shape[-1]) or real(A, **kw),
-    )
+    calls = _factorisations(monkeypatch, ar1_recursive, key=lambda shape: shape[-1])
     copy.deepcopy(m).predict(Xt)
     assert calls == [20, 8]
     m.train()
@@ -448,12 +451,7 @@ def test_joint_posterior_factorises_once_and_broadcasts(monkeypatch) -> None:
     X, Y = _ar1_data(torch.float64, n=(20, 8))
     m = AR1MultiFidelityGP(mode="joint", restarts=1, maxiter=20).fit((X, Y))
     Xt = _grid(6, 1, torch.float64)
-    calls = []
-    real = ar1_joint.jittered_cholesky
-    for module in (ar1_joint, ar1_recursive):  # the submodules that call it
-        monkeypatch.setattr(
-            module, "jittered_cholesky", lambda A, **kw: calls.append(A.shape) or real(A, **kw)
-        )
+    calls = _factorisations(monkeypatch, ar1_joint, ar1_recursive)  # the callers
     flat = m.posterior(Xt)
     batched = m.posterior(Xt.unsqueeze(-2))
     assert calls == [torch.Size([28, 28])]
@@ -508,11 +506,7 @@ def test_conditioned_models_share_the_training_factor(monkeypatch, mode: str) ->
     X, Y = _ar1_data(torch.float64, n=(20, 8))
     m = AR1MultiFidelityGP(mode=mode, restarts=1, maxiter=20).fit((X, Y))
     m.eval()
-    calls = []
-    real = ar1_joint.jittered_cholesky
-    monkeypatch.setattr(
-        ar1_joint, "jittered_cholesky", lambda A, **kw: calls.append(A.shape[-1]) or real(A, **kw)
-    )
+    calls = _factorisations(monkeypatch, ar1_joint, key=lambda shape: shape[-1])
     Xc = torch.tensor([[0.2, 0.0], [0.6, 1.0]], dtype=torch.float64)
     once = m.condition_on_observations(Xc, torch.ones(3, 2, 1, dtype=torch.float64))
     Xd = torch.tensor([[0.55, 1.0]], dtype=torch.float64)
@@ -537,11 +531,7 @@ def test_joint_posterior_gradient_flows_through_fantasy_points(monkeypatch) -> N
     (g,) = torch.autograd.grad(out, xc)
     assert torch.isfinite(g).all() and g[0, 0].abs() > 1e-6
     # the same model queried twice without gradients factorises its block once
-    calls = []
-    real = ar1_joint.jittered_cholesky
-    monkeypatch.setattr(
-        ar1_joint, "jittered_cholesky", lambda A, **kw: calls.append(A.shape[-1]) or real(A, **kw)
-    )
+    calls = _factorisations(monkeypatch, ar1_joint, key=lambda shape: shape[-1])
     with torch.no_grad():
         cond2 = m.condition_on_observations(xc.detach(), yc.detach())
         a = cond2.posterior(_grid(4, 1, torch.float64)).mean
@@ -671,14 +661,8 @@ def test_hyperparameter_samples_reproducible_saved_and_differentiable(tmp_path) 
     theta0 = torch.cat([p.detach().reshape(-1) for p in big.levels_["0"].kernel.parameters()])
     assert bool((big.levels_["0"].hyper_samples == theta0).all())
     assert not bool((big.levels_["1"].hyper_samples == big.levels_["1"].hyper_samples[0]).all())
-    calls = []
-    real = ar1_recursive.jittered_cholesky
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            ar1_recursive,
-            "jittered_cholesky",
-            lambda A, **kw: calls.append(tuple(A.shape)) or real(A, **kw),
-        )
+        calls = _factorisations(mp, ar1_recursive, key=tuple)
         pred = big.predict(_grid(5, 1, torch.float64))
     # level 0 factorised once and shared by the draws; level 1 once fitted, once for the 4
     # draws together (a batch dimension, not 4 copies)

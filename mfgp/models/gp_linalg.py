@@ -41,23 +41,19 @@ def jittered_cholesky(K: Tensor, *, relative: bool = False) -> Tensor:
     eye = torch.eye(n, dtype=K.dtype, device=K.device)
     flat = K.reshape(-1, n, n)
     out: Tensor | None = None
-    todo = torch.ones(flat.shape[0], dtype=torch.bool, device=K.device)
+    todo = torch.arange(flat.shape[0], device=K.device)  # matrices not yet factorised
     for jitter in ladder:
         part = flat if out is None else flat[todo]
         L, info = torch.linalg.cholesky_ex(part + jitter * scale * eye if jitter > 0 else part)
         # a non-finite entry L[j, i] makes every later diagonal entry L[j, j] non-finite, so
         # checking the diagonal checks the whole factor at O(n) cost
         good = (info == 0) & torch.isfinite(L.diagonal(dim1=-2, dim2=-1)).all(-1)
-        if out is None:
-            out = L
-        else:
-            idx = todo.nonzero().squeeze(-1)
-            out = out.index_copy(0, idx[good], L[good])
-        todo = todo.clone()
-        todo[todo.nonzero().squeeze(-1)[good]] = False
+        # out of place: cholesky_ex's backward needs its output as it was
+        out = L if out is None else out.index_copy(0, todo[good], L[good])
+        todo = todo[~good]
         if jitter > 0 and bool(good.any()):
             log.debug("Cholesky needed jitter %g", jitter)
-        if not bool(todo.any()):
+        if todo.numel() == 0:
             return out.reshape(K.shape)
     raise NotPSDError(
         f"covariance matrix ({n} x {n}) is not positive definite even with jitter {ladder[-1]:g}"

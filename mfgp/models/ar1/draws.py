@@ -96,29 +96,17 @@ class HyperparameterDraws:
         n_max = max(int((lev == k).sum()) for k in range(self.first_gp_level, self.n_fidelities_))
         return max(1, 2**24 // (S * max(n_max, 1)))
 
-    def _draw_latent_diagonal(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Latent means and variances ``S x n`` of the draws at the rows ``X`` (``n x d``)."""
+    def _draw_latent(self, X: Tensor, *, diagonal: bool = False) -> tuple[Tensor, Tensor]:
+        """Latent means ``... x S x n`` and covariances ``... x S x n x n`` (variances
+        ``... x S x n`` with ``diagonal``) of the ``S`` hyperparameter draws at ``X``
+        (``... x n x d``), in one batched evaluation; only with draws (:meth:`_hyper_batch`)."""
         found = self._hyper_batch()
         assert found is not None
         batch, state = found
-        mean, var = batch._recursive_latent(X.unsqueeze(-3), state, diagonal=True)
-        assert var is not None
-        S = int(self.config["hyperparameter_samples"])
-        return mean.expand(S, X.shape[-2]), var.expand(S, X.shape[-2])
-
-    def _draw_latent(self, X: Tensor) -> tuple[Tensor, Tensor] | None:
-        """Latent means ``... x S x n`` and covariances ``... x S x n x n`` of the ``S``
-        hyperparameter draws at ``X`` (``... x n x d``), in one batched evaluation; ``None``
-        without draws."""
-        found = self._hyper_batch()
-        if found is None:
-            return None
-        batch, state = found
-        mean, cov = batch._recursive_latent(X.unsqueeze(-3), state)
+        mean, cov = batch._recursive_latent(X.unsqueeze(-3), state, diagonal=diagonal)
         assert cov is not None
-        S = int(self.config["hyperparameter_samples"])
-        shape = (*X.shape[:-2], S, X.shape[-2])
-        return mean.expand(shape), cov.expand(*shape, X.shape[-2])
+        shape = (*X.shape[:-2], int(self.config["hyperparameter_samples"]), X.shape[-2])
+        return mean.expand(shape), cov.expand(shape if diagonal else (*shape, X.shape[-2]))
 
     def _predict_draws(self, X: Tensor, observation_noise: bool) -> Prediction:
         """:meth:`predict` with draws: the mixture over the draws of each one's pointwise
@@ -126,7 +114,8 @@ class HyperparameterDraws:
         chunks of rows (pointwise, so the chunks are exact)."""
         means, var = [], []
         for Xc in X.split(self._draw_chunk_rows()):
-            m, v = self._observed_diagonal(Xc, *self._draw_latent_diagonal(Xc), observation_noise)
+            draws = self._draw_latent(Xc, diagonal=True)
+            m, v = self._observed_diagonal(Xc, *draws, observation_noise)
             means.append(m.transpose(-1, -2))
             var.append(v.transpose(-1, -2))
         means_, var_ = torch.cat(means), torch.cat(var)  # n x S

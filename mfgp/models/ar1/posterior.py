@@ -34,13 +34,13 @@ class AR1Posterior:
         hyperparameter draws when there are draws. :meth:`posterior` is its data-unit form."""
         if self.config["mode"] == "joint" or self._cond:
             return self._joint_latent(X)
-        draws = self._draw_latent(X)
-        if draws is None:
+        if self._hyper_batch() is None:
             mean, cov = self._recursive_latent(X, self._cached_recursive_state())
             assert cov is not None
             return mean, cov
         # equal-weight mixture over the hyperparameter draws, moment-matched
-        return mixture_moments(list(zip(draws[0].unbind(-2), draws[1].unbind(-3), strict=True)))
+        means, covs = self._draw_latent(X)
+        return mixture_moments(list(zip(means.unbind(-2), covs.unbind(-3), strict=True)))
 
     def _state_tensors(self, cond: bool = True) -> list[Tensor]:
         """Every tensor a cached posterior state depends on (``cond=False``: leaving out the
@@ -88,36 +88,48 @@ class AR1Posterior:
         diagonal: bool = False,
     ) -> tuple[Tensor, Tensor]:
         """:meth:`_internal_posterior` from the latent ``mean`` and ``cov`` (standardised
-        units): misfit nugget and observation noise added, in data (log) units."""
+        units): misfit nugget and observation noise added, in data (log) units; with
+        ``diagonal``, the diagonal covariance of :meth:`_observed_diagonal`."""
         if diagonal:
-            cov = torch.diag_embed(cov.diagonal(dim1=-2, dim2=-1).clamp_min(0))
+            var = cov.diagonal(dim1=-2, dim2=-1)
+            mean, var = self._observed_diagonal(X, mean, var, observation_noise)
+            return mean, torch.diag_embed(var)
         misfit = self._misfit_levels()
         if any(misfit):
             cov = cov + self._misfit_cov(X, misfit)
-        if isinstance(observation_noise, Tensor):
-            nz = observation_noise.squeeze(-1).to(cov)
-            cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
-        elif observation_noise:  # the noise of the "noise" levels only
-            keep = torch.tensor([not m for m in misfit], dtype=cov.dtype, device=cov.device)
-            nz = (self._level_noise() * keep)[X[..., -1].round().long()]
+        nz = self._added_noise(X, observation_noise, misfit, cov)
+        if nz is not None:
             cov = cov + torch.diag_embed(nz.expand(cov.shape[:-1]))
         return mean * self.y_sd + self.y_mu, cov * self.y_sd**2
 
     def _observed_diagonal(
         self, X: Tensor, mean: Tensor, var: Tensor, observation_noise: bool | Tensor
     ) -> tuple[Tensor, Tensor]:
-        """:meth:`_observed` with ``diagonal=True`` from latent variances ``var`` (``... x n``)
-        instead of a covariance: means and variances in data (log) units."""
+        """Means and variances in data (log) units from latent variances ``var``
+        (``... x n``), floored at 0 before the misfit nugget and noise are added (a latent
+        variance computed as prior minus explained variance can come out slightly negative by
+        round-off where the data pin it down)."""
         var = var.clamp_min(0)
         misfit = self._misfit_levels()
         if any(misfit):
             var = var + self._misfit_columns(X, misfit).square().sum(-1)
-        if isinstance(observation_noise, Tensor):
-            var = var + observation_noise.squeeze(-1).to(var)
-        elif observation_noise:
-            keep = torch.tensor([not m for m in misfit], dtype=var.dtype, device=var.device)
-            var = var + (self._level_noise() * keep)[X[..., -1].round().long()]
+        nz = self._added_noise(X, observation_noise, misfit, var)
+        if nz is not None:
+            var = var + nz
         return mean * self.y_sd + self.y_mu, var * self.y_sd**2
+
+    def _added_noise(
+        self, X: Tensor, observation_noise: bool | Tensor, misfit: list[bool], like: Tensor
+    ) -> Tensor | None:
+        """Per-row variance (standardised units) that ``observation_noise`` adds: the given
+        tensor, or with ``True`` the noise of each row's level when that level's nugget is
+        noise (a misfit nugget is already in the posterior); ``None`` for ``False``."""
+        if isinstance(observation_noise, Tensor):
+            return observation_noise.squeeze(-1).to(like)
+        if not observation_noise:
+            return None
+        keep = torch.tensor([not m for m in misfit], dtype=like.dtype, device=like.device)
+        return (self._level_noise() * keep)[X[..., -1].round().long()]
 
     def _misfit_levels(self) -> list[bool]:
         """Per level (``L``), whether its nugget is misfit (``nugget``)."""
