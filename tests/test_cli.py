@@ -259,3 +259,12 @@ def test_python_dash_m_mfgp_runs_the_command_line():
         [sys.executable, "-m", "mfgp", "example"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and "cho_endpoint" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "predict", "simulate", "suggest", "example"])
+def test_help_prints_percent_signs_once(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage:" in text and "%%" not in text

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
 from mfgp.data import ScaleUpData
-from mfgp.exceptions import InputDataError
+from mfgp.exceptions import InputDataError, MFGPWarning
 from mfgp.models import get_model, load_model
 from mfgp.models.hybrid import HybridGP
 from mfgp.scaling.bases import ScalingLawSurrogate
@@ -73,6 +74,15 @@ def test_multi_fidelity_data_is_plain_ar1(mf_frame):
     model = HybridGP(restarts=1, maxiter=30).fit(train)
     assert model.level0 is None and "auto_level0" not in model.metadata
     assert model.predict(test.X).mean.shape == (len(test),)
+
+
+def test_cheap_level_options_on_data_with_cheap_levels_are_reported_unused(mf_frame):
+    train, _ = ScaleUpData(mf_frame, target="C").holdout_largest(1)
+    with pytest.warns(MFGPWarning, match="option physics_inputs not used"):
+        HybridGP(physics_inputs=True, restarts=1, maxiter=5).fit(train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MFGPWarning)
+        HybridGP(restarts=1, maxiter=5).fit(train)  # the defaults: nothing to report
 
 
 def test_end_points_without_lower_fidelities_get_an_end_point_law(seed_frame):

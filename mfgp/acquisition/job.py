@@ -134,11 +134,12 @@ def suggestion_rows(result: Suggestions, data: ScaleUpData) -> pd.DataFrame:
 
 
 def _with_config_vessels(
-    options: Mapping[str, Any], cfg: Mapping[str, Any], model_name: str
+    options: Mapping[str, Any], cfg: Mapping[str, Any], model_name: str, data: ScaleUpData
 ) -> dict[str, Any]:
     """``options`` with the geometry keys of the config's ``[vessels]`` tables as the physics
     level's vessels (``physics.vessels``) of ``hybrid`` (named, or a candidate of ``auto``),
-    unless the options describe them already."""
+    unless the options describe them already; only on measurement-only data (with cheap
+    levels of its own, hybrid builds no physics level)."""
     tables = {
         str(k): {g: v for g, v in dict(t).items() if g in GEOMETRY_KEYS}
         for k, t in dict(cfg.get("vessels", {})).items()
@@ -147,6 +148,8 @@ def _with_config_vessels(
     tables = {k: t for k, t in tables.items() if t}
     physics = dict(options.get("physics") or {})
     if not tables or "vessels" in physics or model_name not in ("hybrid", "auto"):
+        return dict(options)
+    if data.n_fidelities > 1:
         return dict(options)
     return {**options, "physics": {**physics, "vessels": tables}}
 
@@ -230,7 +233,7 @@ def run_suggest(
     if X_pending is not None:
         log.info("conditioning on %d planned run(s) from %s", X_pending.shape[0], pending)
     options = {**dict(cfg.get("model_options", {})), **dict(model_options or {})}
-    options = _with_config_vessels(options, cfg, model_name)
+    options = _with_config_vessels(options, cfg, model_name, data)
     selection = None
     fitted = None
     if model_name == "auto":  # among the models that can condition on planned runs

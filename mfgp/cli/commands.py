@@ -109,7 +109,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="fit on every row and predict production-scale volumes and conditions",
         description="Fit on every row of --data and predict the target at --volume (or at the "
-        "conditions of --conditions FILE), with 95 %% bands, the probability of meeting "
+        "conditions of --conditions FILE), with 95 % bands, the probability of meeting "
         "--spec, and warnings wherever the request leaves the data. Settings not given with "
         "--at are the largest measured scale's set point carried to each volume by --rule. "
         "Writes predictions.csv, model/, report.md (with the scale-up figure) and metrics.json "
@@ -246,7 +246,7 @@ def _add_suggest(sub: argparse._SubParsersAction) -> None:
         "suggest",
         help="propose the next runs (scale and operating point), cost-aware",
         description="Fit a model and propose the next --q runs among the vessels of --costs, "
-        "each inside its own operating window (its runs' range plus 10 %% each side) and the "
+        "each inside its own operating window (its runs' range plus 10 % each side) and the "
         "engineering limits: 'learn' narrows the prediction at --target-volume most per unit "
         "cost, 'optimise' seeks the best response there (cost-aware multi-fidelity max-value "
         "entropy) and recommends a production set point. Vessels are named by volume (2L, "

@@ -312,6 +312,20 @@ class HybridGP(AR1MultiFidelityGP):
         single = bool((X[:, -1] == 0).all()) and len(names) <= 1
         if not single or self.level0 is not None:
             self.metadata.pop("auto_level0", None)
+            unused = [
+                key
+                for key, default in (("cheap_level", "auto"), ("physics", {}),
+                                     ("surrogate", {}), ("physics_inputs", []))
+                if self.config[key] != default
+            ]  # fmt: skip
+            if unused:
+                warnings.warn(
+                    f"hybrid: option {', '.join(unused)} not used: it shapes the cheap level "
+                    "hybrid builds on measurement-only data, and these data have cheap levels "
+                    f"of their own ({', '.join(names[:-1]) or 'level0'})",
+                    MFGPWarning,
+                    stacklevel=2,
+                )
             return super().fit(data, seed=seed, **options)
         if X.shape[-1] < 2:
             raise InputDataError(
