@@ -162,7 +162,7 @@ def simulate_run(
             "p_per_v_W_m3": ph["pv"],
             "kla_per_h": ph["kla"],
         }
-    return pd.DataFrame({"time_h": sol.t, "titer_gL": noisy(sol.y[3]), "cells": sol.y[0]})
+    return pd.DataFrame({"time_h": sol.t, "titer_gL": noisy(sol.y[3]), "cells": noisy(sol.y[0])})
 
 
 def constant_pv_rpm(volume_L: float, pv: float) -> float:
@@ -227,11 +227,50 @@ def endpoint_dataset(seed: int = 0, noise: float = 0.04) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def timecourse_dataset(seed: int = 0, noise: float = 0.04) -> pd.DataFrame:
+    """Viable-cell time courses in the seed project's format (columns ``scale, V, t, C``: scale
+    index, volume in L, time in h, viable cells in 1e6 cells/mL), sampled daily over 14 days:
+    two runs at each of 10 L, 100 L and 4 m3 (development) and 100 m3 (production), cell line
+    A, run at constant P/V (35 W/m3 within +-10 %) and 0.05 vvm up to 200 L, 0.03 above. As in
+    such files, the operating point is not written down: only scale, time and the value."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(0.0, 14 * 24 + 1, 24.0)
+    frames = []
+    for index, volume in enumerate([10.0, 100.0, 4000.0, 100000.0], start=1):
+        for _ in range(2):
+            pv = 35.0 * float(rng.uniform(0.9, 1.1))
+            vvm = 0.05 if volume <= 200 else 0.03
+            course = simulate_run(
+                volume, rpm=constant_pv_rpm(volume, pv), vvm=vvm, times_h=times,
+                seed=int(rng.integers(1 << 31)), noise=noise,
+            )  # fmt: skip
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "scale": index,
+                        "V": volume,
+                        "t": course["time_h"],
+                        "C": course["cells"].round(4),
+                    }
+                )  # fmt: skip
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--kind", choices=["endpoint", "timecourse"], default="endpoint",
+        help="end-point titer per run (default) or seed-format viable-cell time courses",
+    )  # fmt: skip
     args = p.parse_args()
+    if args.kind == "timecourse":
+        frame = timecourse_dataset(seed=args.seed)
+        frame.to_csv(args.out, index=False)
+        print(frame.pivot_table(index="t", columns="V", values="C").round(2))
+        return
     frame = endpoint_dataset(seed=args.seed)
     frame.to_csv(args.out, index=False)
     print(frame.groupby("Working volume (L)")["titer_gL"].describe().round(3))
