@@ -195,9 +195,19 @@ def test_cheap_level_and_physics_options_are_checked():
         HybridGP(cheap_level="mechanistic")
     with pytest.raises(InputDataError, match="unknown physics option 'vessel'"):
         HybridGP(physics={"vessel": {}})
-    train, _ = _oxygen_limited()
+    # the vessels are checked when the model is made: under cheap_level="auto" a physics
+    # level that cannot be built would only lose the forward-chaining comparison
     with pytest.raises(InputDataError, match="not a volume"):
-        HybridGP(cheap_level="physics", physics={"vessels": {"pilot": {}}}).fit(train)
+        HybridGP(physics={"vessels": {"pilot": {}}})
+    with pytest.raises(InputDataError, match="'200 L' has unknown key 'diametr_m'"):
+        HybridGP(physics={"vessels": {"200 L": {"diametr_m": 0.5}}})
+    with pytest.raises(InputDataError, match="vessel 200 L: h_over_t must be positive"):
+        HybridGP(physics={"vessels": {"200 L": {"h_over_t": -2.0}}})
+    with pytest.raises(InputDataError, match="o2_fraction"):
+        HybridGP(physics={"o2_fraction": 2.0})
+    with pytest.raises(InputDataError, match="table of vessels"):
+        HybridGP(physics={"vessels": 3})
+    HybridGP(physics={"vessels": {"200 L": {"h_over_t": 2.0, "diameter_m": 0.5}}})
 
 
 def test_capacity_groups_as_gp_inputs(tmp_path):
@@ -217,3 +227,10 @@ def test_capacity_groups_as_gp_inputs(tmp_path):
     torch.testing.assert_close(load_model(tmp_path / "m").predict(test.X).mean, pred.mean)
     with pytest.raises(InputDataError, match="unknown physics input 'kla'"):
         HybridGP(physics_inputs=["kla"])
+
+
+def test_vessel_geometry_values_must_be_numbers():
+    with pytest.raises(
+        InputDataError, match="vessel 200 L: n_impellers must be a number, got 'two'"
+    ):
+        HybridGP(physics={"vessels": {"200 L": {"n_impellers": "two"}}})

@@ -126,6 +126,12 @@ def vessel_from_config(volume_L: float, spec: Mapping[str, Any] | None = None) -
     """
     spec = dict(spec or {})
     kw = {k: spec[k] for k in GEOMETRY_KEYS if k in spec and k != "diameter_m"}
+    for key in GEOMETRY_KEYS:
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InputDataError(
+                f"vessel {vessel_label(volume_L)}: {key} must be a number, got {value!r}"
+            )
     if "diameter_m" in spec:
         d = float(spec["diameter_m"])
         if not d > 0:
@@ -133,5 +139,5 @@ def vessel_from_config(volume_L: float, spec: Mapping[str, Any] | None = None) -
         kw["h_over_t"] = 4.0 * volume_L / 1e3 / (math.pi * d**3)
     try:
         return Vessel(float(volume_L), **kw)
-    except TypeError as err:
+    except (TypeError, InputDataError) as err:
         raise InputDataError(f"vessel {vessel_label(volume_L)}: {err}") from None
