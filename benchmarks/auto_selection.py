@@ -215,11 +215,14 @@ def load_frame(spec: dict, seed: int) -> pd.DataFrame:
     return frame
 
 
-def back_test(spec: dict, models: str, options: dict, seed: int, n_jobs: int | None):
-    """``mfgp.jobs.run`` on one data set, its largest volumes held out, into a scratch folder."""
+def back_test(
+    frame: pd.DataFrame, spec: dict, models: str, options: dict, seed: int, n_jobs: int | None
+):
+    """``mfgp.jobs.run`` on one data set (``frame``, from :func:`load_frame`), its largest
+    volumes held out, into a scratch folder."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
-        load_frame(spec, seed).to_csv(path, index=False)
+        frame.to_csv(path, index=False)
         return run(
             path,
             target=spec["target"],
@@ -246,9 +249,10 @@ def main() -> int:
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         spec = DATASETS[name]
         options = spec.get("model_options", {})
-        values = load_frame(spec, args.seed)[spec["target"]]
+        data = load_frame(spec, args.seed)
+        values = data[spec["target"]]
         data_range[name] = float(values.max() - values.min())
-        result = back_test(spec, "auto,all", options, args.seed, args.n_jobs)
+        result = back_test(data, spec, "auto,all", options, args.seed, args.n_jobs)
         records += rows_of(name, result)
         chosen = result.metrics["models"].get("hybrid", {}).get("fit_choices", {})
         if "cheap_level" in chosen:  # measurement-only data: each cheap level forced
@@ -259,7 +263,7 @@ def main() -> int:
             }
             for label, extra in variants.items():
                 forced = {"hybrid": {**options.get("hybrid", {}), **extra}}
-                one = back_test(spec, "hybrid", forced, args.seed, args.n_jobs)
+                one = back_test(data, spec, "hybrid", forced, args.seed, args.n_jobs)
                 records += rows_of(name, one, label=label)
         if result.selection is not None:
             coverage[name] = validation_coverage(result.selection)

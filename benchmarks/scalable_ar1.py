@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shlex
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 import torch
-from mfbench.run_files import run_info, write_run
+from mfbench.run_files import run_header, run_info, write_run
 
 from mfgp import metrics
 from mfgp.models import AR1MultiFidelityGP
@@ -99,13 +98,7 @@ def _markdown(df: pd.DataFrame, command: str, info: dict[str, Any]) -> str:
     ok = df.dropna(subset=["nrmse"]) if "nrmse" in df else df.iloc[:0].reindex(columns=cols)
     table = ok.groupby("case")[cols].median().reindex([c for c in CASES if c in set(ok["case"])])
     lines = [
-        "# AR1 with a 100,000-row simulator level",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {info['machine']}, {info['cpu_count']} cores, torch threads "
-        f"{info['torch_threads']}, load at start {info['load']}, {info['date']}  ",
-        f"Versions: {info['versions']}",
-        "",
+        *run_header("AR1 with a 100,000-row simulator level", command, info),
         "Borehole (8 inputs), nested Sobol design, 1000 top-level test points; each case in its "
         "own process (peak RSS is the process's). `inducing`: `AR1MultiFidelityGP()` defaults on "
         "every row (level 0 over `exact_rows`, conditioned through 1000 inducing inputs); "
@@ -148,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             row = _subprocess(case, seed, args)
             print(json.dumps(row), flush=True)
             rows.append(row)
-    df = pd.DataFrame(rows)
-    command = "python benchmarks/scalable_ar1.py " + shlex.join(argv or sys.argv[1:])
-    write_run(args.out, rows, info, _markdown(df, command.strip(), info))
+    write_run(args.out, rows, info, _markdown, __file__, argv)
     return 0
 
 

@@ -22,7 +22,6 @@ Writes ``benchmarks/results/speed_draws.{csv,json,md}``.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 import warnings
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mfbench.run_files import run_info, write_run
+from mfbench.run_files import run_header, run_info, write_run
 
 from mfgp import metrics
 from mfgp.models import AR1MultiFidelityGP
@@ -65,13 +64,9 @@ def run_size(n_lf: int, samples: int) -> dict[str, Any]:
 def _markdown(df: pd.DataFrame, command: str, info: dict[str, Any]) -> str:
     return "\n".join(
         [
-            "# Predict time of AR1 with hyperparameter draws (for_simulator)",
-            "",
-            f"Command: `{command}`  ",
-            f"Machine: {info['machine']}, {info['cpu_count']} cores, torch threads "
-            f"{info['torch_threads']}, load at start {info['load']}, {info['date']}  ",
-            f"Versions: {info['versions']}",
-            "",
+            *run_header(
+                "Predict time of AR1 with hyperparameter draws (for_simulator)", command, info
+            ),
             "Borehole, nested Sobol design, n_HF = n_LF / 5, 1000 top-level test points, one "
             "restart; `predict_first_s` builds the draws' factors, `predict_warm_s` reuses them.",
             "",
@@ -93,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         row = run_size(n_lf, args.draws)
         print(", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
         rows.append(row)
-    df = pd.DataFrame(rows)
-    command = "python benchmarks/speed_draws.py " + shlex.join(argv or sys.argv[1:])
-    write_run(args.out, rows, info, _markdown(df, command.strip(), info))
+    write_run(args.out, rows, info, _markdown, __file__, argv)
     return 0
 
 

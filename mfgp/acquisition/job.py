@@ -147,9 +147,8 @@ def _with_config_vessels(
     }
     tables = {k: t for k, t in tables.items() if t}
     physics = dict(options.get("physics") or {})
-    if not tables or "vessels" in physics or model_name not in ("hybrid", "auto"):
-        return dict(options)
-    if data.n_fidelities > 1:
+    nothing_to_add = not tables or "vessels" in physics
+    if nothing_to_add or model_name not in ("hybrid", "auto") or data.n_fidelities > 1:
         return dict(options)
     return {**options, "physics": {**physics, "vessels": tables}}
 

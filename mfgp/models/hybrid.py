@@ -64,7 +64,7 @@ from mfgp.scaling.endpoint_law import (
     build_surrogate,
     endpoint_link,
 )
-from mfgp.scaling.vessels import GEOMETRY_KEYS, physics_role
+from mfgp.scaling.vessels import physics_role
 
 __all__ = [
     "CHEAP_LEVELS",
@@ -86,29 +86,17 @@ _GROWTH_ONLY = ("growth", "floor")
 
 
 def _check_vessels(physics: dict[str, Any]) -> None:
-    """Refuse a ``physics`` option whose vessels cannot be built (a name that is not a volume,
-    a key that is not a geometry key, a value out of range) when the model is made, not when a
-    validation fold first builds the physics level (where a failure only scores the level)."""
-    vessels = physics.get("vessels") or {}
-    if not isinstance(vessels, dict):
-        raise InputDataError(
-            'physics: vessels must be a table of vessels by volume, e.g. {"200 L" = '
-            "{h_over_t = 2.0}}"
+    """Build the vessels of a ``physics`` option once when the model is made, so that a table
+    that cannot be built is an error then, not when a validation fold first builds the physics
+    level (where a failure only scores the level)."""
+    try:
+        VesselSet.from_config(
+            physics.get("vessels"),
+            temperature_C=float(physics.get("temperature_C", 37.0)),
+            o2_fraction=float(physics.get("o2_fraction", AIR_O2_FRACTION)),
         )
-    for name, spec in vessels.items():
-        if not isinstance(spec, dict):
-            raise InputDataError(f"physics: vessel {name!r} must be a table of geometry keys")
-        unknown = sorted(set(spec) - set(GEOMETRY_KEYS))
-        if unknown:
-            raise InputDataError(
-                f"physics: vessel {name!r} has unknown key {unknown[0]!r}; the geometry keys "
-                f"are {list(GEOMETRY_KEYS)}"
-            )
-    VesselSet.from_config(
-        vessels,
-        temperature_C=float(physics.get("temperature_C", 37.0)),
-        o2_fraction=float(physics.get("o2_fraction", AIR_O2_FRACTION)),
-    )
+    except InputDataError as err:
+        raise InputDataError(f"physics: {err}") from None
 
 
 def select_surrogate_basis(

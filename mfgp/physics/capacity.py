@@ -36,7 +36,13 @@ from torch import Tensor
 from mfgp.exceptions import InputDataError
 from mfgp.scaling import correlations as corr
 from mfgp.scaling.criteria import Vessel, operating_point
-from mfgp.scaling.vessels import parse_vessel_name, vessel_from_config, vessel_label, vessel_of
+from mfgp.scaling.vessels import (
+    GEOMETRY_KEYS,
+    parse_vessel_name,
+    vessel_from_config,
+    vessel_label,
+    vessel_of,
+)
 
 __all__ = [
     "CAPACITY_GROUPS",
@@ -97,9 +103,21 @@ class VesselSet:
         o2_fraction: float = corr.AIR_O2_FRACTION,
     ) -> VesselSet:
         """From a ``{"VOLUME": {geometry key: value}}`` table (the ``[vessels]`` section of a
-        config; keys :data:`mfgp.scaling.vessels.GEOMETRY_KEYS`)."""
+        config; keys :data:`mfgp.scaling.vessels.GEOMETRY_KEYS`, any other key refused)."""
+        if table is not None and not isinstance(table, Mapping):
+            raise InputDataError(
+                'vessels must be a table of vessels by volume, e.g. {"200 L" = {h_over_t = 2.0}}'
+            )
         out: dict[float, Vessel] = {}
         for name, spec in dict(table or {}).items():
+            if not isinstance(spec, Mapping):
+                raise InputDataError(f"vessel {name!r} must be a table of geometry keys")
+            unknown = sorted(set(spec) - set(GEOMETRY_KEYS))
+            if unknown:
+                raise InputDataError(
+                    f"vessel {name!r} has unknown key {unknown[0]!r}; the geometry keys are "
+                    f"{list(GEOMETRY_KEYS)}"
+                )
             volume = parse_vessel_name(name)
             if volume is None:
                 raise InputDataError(
